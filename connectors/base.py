@@ -1,0 +1,171 @@
+"""The connector contract: what every source and sink provides, and the values they exchange.
+
+A connector is a class registered in connectors.registry. Pre-flight checks and catalog
+discovery are the first part of the contract; snapshot, change capture and writing extend
+it (see Source and Sink).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+from connectors.config import ConnectionConfig
+
+
+class CheckScope(str, enum.Enum):
+    CONNECTION = "connection"  # needed whatever the datasource is used for
+    SOURCE = "source"  # needed to read from it (snapshot, change capture)
+    SINK = "sink"  # needed to write to it
+
+
+class CheckStatus(str, enum.Enum):
+    PASSED = "passed"
+    WARNING = "warning"  # works, but something a user should know (e.g. short binlog retention)
+    FAILED = "failed"  # a precondition is not met: the hint says how to fix it
+    SKIPPED = "skipped"  # not checked, because an earlier check failed
+
+
+@dataclass
+class CheckItem:
+    name: str  # stable identifier, e.g. "binlog_format"
+    title: str  # what was checked, for people
+    status: CheckStatus
+    detail: str = ""  # what was found
+    hint: str = ""  # how to fix it, when not passed
+    scope: CheckScope = CheckScope.CONNECTION
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        data["scope"] = self.scope.value
+        return data
+
+
+@dataclass
+class CheckReport:
+    """Every pre-flight check for one datasource, in the order they ran."""
+
+    engine: str
+    items: list[CheckItem] = field(default_factory=list)
+    server_version: str = ""
+
+    def add(self, name: str, title: str, status: CheckStatus, detail: str = "", hint: str = "",
+            scope: CheckScope = CheckScope.CONNECTION) -> CheckItem:
+        item = CheckItem(name, title, status, detail, hint if status != CheckStatus.PASSED else "", scope)
+        self.items.append(item)
+        return item
+
+    def skip_rest(self, checks: list[tuple[str, str, CheckScope]], reason: str) -> None:
+        """Record checks that could not run (e.g. after a failed login) as skipped, with the reason."""
+        for name, title, scope in checks:
+            self.add(name, title, CheckStatus.SKIPPED, reason, scope=scope)
+
+    def status_for(self, scope: CheckScope) -> CheckStatus:
+        """Overall status for one use: connection checks plus that scope's checks."""
+        return self._worst([i.status for i in self.items if i.scope in (CheckScope.CONNECTION, scope)])
+
+    @property
+    def status(self) -> CheckStatus:
+        return self._worst([item.status for item in self.items])
+
+    @staticmethod
+    def _worst(statuses_list: list[CheckStatus]) -> CheckStatus:
+        statuses = set(statuses_list)
+        if CheckStatus.FAILED in statuses:
+            return CheckStatus.FAILED
+        if CheckStatus.WARNING in statuses:
+            return CheckStatus.WARNING
+        return CheckStatus.PASSED
+
+    @property
+    def ok(self) -> bool:
+        return self.status != CheckStatus.FAILED
+
+    def item(self, name: str) -> CheckItem:
+        for item in self.items:
+            if item.name == name:
+                return item
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"engine": self.engine, "status": self.status.value, "server_version": self.server_version,
+                "usable_as_source": self.status_for(CheckScope.SOURCE) != CheckStatus.FAILED,
+                "usable_as_sink": self.status_for(CheckScope.SINK) != CheckStatus.FAILED,
+                "items": [item.to_dict() for item in self.items]}
+
+
+@dataclass
+class Column:
+    name: str
+    type: str  # the engine's own type text, e.g. "bigint(20) unsigned", "numeric(12,2)"
+    nullable: bool = True
+    default: str | None = None
+    ordinal: int = 0
+    comment: str = ""
+
+
+@dataclass
+class Table:
+    database: str
+    name: str
+    columns: list[Column] = field(default_factory=list)
+    primary_key: list[str] = field(default_factory=list)
+    unique_keys: list[list[str]] = field(default_factory=list)
+    estimated_rows: int | None = None
+    kind: str = "table"  # table, view, collection, stream
+    comment: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.database}.{self.name}"
+
+
+@dataclass
+class Catalog:
+    """What a datasource holds: databases (schemas for PostgreSQL), their tables and columns."""
+
+    engine: str
+    tables: list[Table] = field(default_factory=list)
+    databases: list[str] = field(default_factory=list)
+
+    def table(self, database: str, name: str) -> Table:
+        for table in self.tables:
+            if table.database == database and table.name == name:
+                return table
+        raise KeyError(f"{database}.{name}")
+
+    def to_dict(self) -> dict[str, Any]:
+        databases: dict[str, list[dict[str, Any]]] = {name: [] for name in self.databases}
+        for table in self.tables:
+            entry = asdict(table)
+            entry.pop("database")
+            databases.setdefault(table.database, []).append(entry)
+        return {"engine": self.engine,
+                "databases": [{"name": name, "tables": tables} for name, tables in databases.items()]}
+
+
+class Connector:
+    """Base of every connector class: checks and discovery over a ConnectionConfig."""
+
+    engine: ClassVar[str] = ""
+    # Connection-form fields this engine uses, for forms generated from the spec.
+    default_port: ClassVar[int] = 0
+    supports_source: ClassVar[bool] = False
+    supports_sink: ClassVar[bool] = False
+
+    def __init__(self, config: ConnectionConfig) -> None:
+        self.config = config
+
+    def check(self) -> CheckReport:
+        """Run every pre-flight check (connection, source and sink scopes) within bounded timeouts.
+
+        Never raises for a failed precondition: it is recorded as an item with a fix hint, and
+        checks that cannot run after it are recorded as skipped.
+        """
+        raise NotImplementedError
+
+    def discover(self) -> Catalog:
+        """List databases, tables, columns, keys and row estimates."""
+        raise NotImplementedError

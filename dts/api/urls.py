@@ -1,0 +1,20 @@
+"""The REST API: one router, every resource workspace-scoped."""
+
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from dts.accounts.views import ApiTokenViewSet, AuditLogViewSet, MembershipViewSet, MeView, WorkspaceViewSet
+from dts.datasources.views import DatasourceJobViewSet, DatasourceViewSet
+
+router = DefaultRouter()
+router.register("workspaces", WorkspaceViewSet)
+router.register(r"workspaces/(?P<workspace_pk>\d+)/members", MembershipViewSet, basename="membership")
+router.register("tokens", ApiTokenViewSet, basename="apitoken")
+router.register("audit-log", AuditLogViewSet, basename="auditlog")
+router.register("datasources", DatasourceViewSet)
+router.register("datasource-jobs", DatasourceJobViewSet)
+
+urlpatterns = [
+    path("me/", MeView.as_view(), name="me"),
+    path("", include(router.urls)),
+]
