@@ -8,6 +8,7 @@ a local Redis, and keys generated once under the state dir. Production mode
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 import environ
 from cryptography.fernet import Fernet
@@ -73,6 +74,7 @@ INSTALLED_APPS = [
     "channels",
     "dts.accounts",
     "dts.datasources",
+    "dts.platform",
 ]
 
 MIDDLEWARE = [
@@ -126,7 +128,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = env.path("DTS_STATIC_ROOT", default=str(state_dir() / "static"))
+STATIC_ROOT = Path(env.str("DTS_STATIC_ROOT", default=str(state_dir() / "static")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [d for d in [BASE_DIR / "frontend" / "dist" / "assets", BASE_DIR / "frontend" / "static"]
                     if d.exists()]
 STORAGES = {

@@ -56,3 +56,53 @@ def postgres() -> Iterator[PostgresServer]:
     server = PostgresServer().start()
     yield server
     server.stop()
+
+
+# MongoDB: a real server when DTS_TEST_MONGO_URI is set, else nx-27017 (a wire-protocol stand-in).
+# Imports are here so the section above stays untouched.
+from dataclasses import dataclass, field  # noqa: E402
+
+import pymongo  # noqa: E402
+from pymongo.uri_parser import parse_uri  # noqa: E402
+
+from dts.localservers import MongoWireServer  # noqa: E402
+
+
+@dataclass(frozen=True)
+class MongoTarget:
+    """Where the Mongo tests connect; options are MongoClient options (authSource, replicaSet, tls...)."""
+
+    host: str
+    port: int
+    user: str
+    password: str = field(repr=False)
+    uri: str = field(repr=False)  # may carry the password
+    is_real_mongodb: bool
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def client(self, **kwargs: Any) -> pymongo.MongoClient[dict[str, Any]]:
+        options: dict[str, Any] = {"serverSelectionTimeoutMS": 5000}
+        options.update(kwargs)
+        return pymongo.MongoClient(self.uri, **options)
+
+
+@pytest.fixture(scope="session")
+def mongo() -> Iterator[MongoTarget]:
+    """A real MongoDB from DTS_TEST_MONGO_URI, else a throwaway nx-27017 (no replica set, no auth)."""
+    uri = os.environ.get("DTS_TEST_MONGO_URI")
+    if uri:
+        parsed = parse_uri(uri)
+        host, port = parsed["nodelist"][0]
+        options = dict(parsed["options"])
+        # A URI's /db path is the auth database when no authSource is given.
+        if parsed["username"] and parsed["database"] and "authSource" not in options:
+            options["authSource"] = parsed["database"]
+        yield MongoTarget(host=host, port=int(port), user=parsed["username"] or "",
+                          password=parsed["password"] or "", uri=uri, is_real_mongodb=True, options=options)
+        return
+    server = MongoWireServer().start()
+    try:
+        yield MongoTarget(host=server.host, port=server.port, user="", password="", uri=server.uri,
+                          is_real_mongodb=False, options={"directConnection": True})
+    finally:
+        server.stop()

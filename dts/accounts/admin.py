@@ -2,6 +2,8 @@ from typing import Any
 
 from django.contrib import admin
 
+from dts.accounts import audit
+from dts.accounts.admin_audit import AuditedModelAdmin
 from dts.accounts.models import ApiToken, AuditLog, Membership, Workspace
 
 
@@ -12,21 +14,21 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Workspace)
-class WorkspaceAdmin(admin.ModelAdmin):
+class WorkspaceAdmin(AuditedModelAdmin):
     list_display = ["name", "created_at"]
     search_fields = ["name"]
     inlines = [MembershipInline]
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(AuditedModelAdmin):
     list_display = ["workspace", "user", "role", "created_at"]
     list_filter = ["role", "workspace"]
     autocomplete_fields = ["user", "workspace"]
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(AuditedModelAdmin):
     list_display = ["name", "user", "key_prefix", "created_at", "last_used_at", "expires_at", "revoked_at"]
     list_filter = ["revoked_at"]
     readonly_fields = ["key_prefix", "key_hash", "created_at", "last_used_at"]
@@ -39,6 +41,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request: Any, queryset: Any) -> None:
         for token in queryset:
             token.revoke()
+            audit.record("revoke", actor=request.user, obj=token, remote_addr=audit.client_ip(request))
 
 
 @admin.register(AuditLog)

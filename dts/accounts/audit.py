@@ -29,9 +29,17 @@ def snapshot(instance: models.Model, secret_fields: Iterable[str] = ()) -> dict[
     secret = set(secret_fields)
     values: dict[str, Any] = {}
     for field in instance._meta.concrete_fields:
+        if getattr(field, "auto_now", False):
+            continue  # bookkeeping timestamps would make every diff noisy
         name = field.attname
         values[field.name] = REDACTED if field.name in secret else _jsonable(getattr(instance, name))
     return values
+
+
+def changed_secrets(before: models.Model | None, after: models.Model, secret_fields: Iterable[str]) -> list[str]:
+    """Secret fields whose value differs, compared in memory (the values are never recorded)."""
+    return [name for name in secret_fields
+            if before is None or getattr(before, name) != getattr(after, name)]
 
 
 def diff(before: dict[str, Any], after: dict[str, Any], secret_fields: Iterable[str] = (),

@@ -66,10 +66,11 @@ class WorkspaceScopedViewSet(viewsets.ModelViewSet):
         return {}
 
     def perform_update(self, serializer: Any) -> None:
-        before = audit.snapshot(serializer.instance, self.secret_fields)
-        changed_secrets = [name for name in self.secret_fields if name in serializer.validated_data]
+        old = type(serializer.instance).objects.get(pk=serializer.instance.pk)
+        before = audit.snapshot(old, self.secret_fields)
         with transaction.atomic():
             instance = serializer.save()
+            changed_secrets = audit.changed_secrets(old, instance, self.secret_fields)
             after = audit.snapshot(instance, self.secret_fields)
             changes = audit.diff(before, after, self.secret_fields, changed_secrets)
             audit.record("update", actor=self.request.user, obj=instance, workspace=self.workspace_of(instance),

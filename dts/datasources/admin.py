@@ -3,6 +3,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 
+from dts.accounts.admin_audit import AuditedModelAdmin
 from dts.datasources.models import Datasource, DatasourceJob
 
 
@@ -23,8 +24,9 @@ class DatasourceForm(forms.ModelForm):
 
 
 @admin.register(Datasource)
-class DatasourceAdmin(admin.ModelAdmin):
+class DatasourceAdmin(AuditedModelAdmin):
     form = DatasourceForm
+    secret_fields = ("password",)
     list_display = ["name", "workspace", "engine", "host", "port", "database", "last_check_status", "last_checked_at"]
     list_filter = ["engine", "workspace", "last_check_status"]
     search_fields = ["name", "host", "database"]

@@ -13,12 +13,12 @@ from dts.datasources.runner import DatasourceJobRunner
 JOB_RETENTION = timedelta(days=7)
 
 
-@shared_task(name="dts.datasources.jobs.run_datasource_job", queue="default", ignore_result=True)
+@shared_task(name="dts.datasources.jobs.run_datasource_job", ignore_result=True)
 def run_datasource_job(job_id: int) -> None:
     DatasourceJobRunner(job_id).run()
 
 
-@shared_task(name="dts.datasources.jobs.purge_old_jobs", queue="default", ignore_result=True)
+@shared_task(name="dts.datasources.jobs.purge_old_jobs", ignore_result=True)
 def purge_old_jobs() -> int:
     """Keep a week of check and discovery history, and always each datasource's latest of each kind."""
     cutoff = timezone.now() - JOB_RETENTION

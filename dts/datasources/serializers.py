@@ -44,6 +44,8 @@ class DatasourceSerializer(serializers.ModelSerializer):
         fields = ["id", "workspace", "name", "engine", "host", "port", "user", "password", "database", "options",
                   "description", "created_at", "updated_at", "last_check_status", "last_checked_at"]
         read_only_fields = ["created_at", "updated_at", "last_check_status", "last_checked_at"]
+        # Uniqueness is checked in validate() so the error names the 'name' field.
+        validators: list[object] = []
 
     def validate_password(self, value: str) -> str:
         if value == MASK:

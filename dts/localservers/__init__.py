@@ -6,7 +6,8 @@ servers, never mocks). Each server is started as its own process group and stopp
 
 from dts.localservers.base import LocalServer, free_port
 from dts.localservers.mariadb import MariaDBServer
+from dts.localservers.mongo import MongoWireServer
 from dts.localservers.postgres import PostgresServer
 from dts.localservers.redis import RedisServer
 
-__all__ = ["LocalServer", "MariaDBServer", "PostgresServer", "RedisServer", "free_port"]
+__all__ = ["LocalServer", "MariaDBServer", "MongoWireServer", "PostgresServer", "RedisServer", "free_port"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 from dts.localservers.base import LocalServer, require_binary
@@ -9,6 +10,12 @@ from dts.localservers.base import LocalServer, require_binary
 
 class RedisServer(LocalServer):
     name = "redis"
+
+    def __init__(self, base_dir: str | os.PathLike[str] | None = None, port: int | None = None, *,
+                 extra_args: list[str] | None = None) -> None:
+        super().__init__(base_dir, port)
+        # Appended to the command line, e.g. ["--requirepass", "pw"]; later options win in redis-server.
+        self.extra_args = list(extra_args or [])
 
     @property
     def url(self) -> str:
@@ -23,12 +30,15 @@ class RedisServer(LocalServer):
             "--save", "",
             "--appendonly", "no",
             "--daemonize", "no",
+            *self.extra_args,
         ]
 
     def is_ready(self) -> bool:
         try:
             with socket.create_connection((self.host, self.port), timeout=0.2) as sock:
                 sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
+                reply = sock.recv(16)
+                # With requirepass the server is up but refuses an unauthenticated PING.
+                return reply.startswith((b"+PONG", b"-NOAUTH"))
         except OSError:
             return False
