@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-system lint bench clean
+.PHONY: run test install install-system lint clean
 
 run: $(VENV)/.installed-base
 	@$(MAKE) --no-print-directory install-system PACKAGES_FOR=run
@@ -51,9 +51,6 @@ $(VENV)/.installed-dev: requirements/base.txt requirements/dev.txt | $(VENV)/bin
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-
-bench: $(VENV)/.installed-dev
-	$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) .dts-state .pytest_cache .mypy_cache .ruff_cache

@@ -8,10 +8,14 @@ it (see Source and Sink).
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 from connectors.config import ConnectionConfig
+from connectors.events import ChangeEvent, Position
+from connectors.keys import key_from_json, key_to_json
+from connectors.types import TableId, TableSchema
 
 
 class CheckScope(str, enum.Enum):
@@ -169,3 +173,97 @@ class Connector:
     def discover(self) -> Catalog:
         """List databases, tables, columns, keys and row estimates."""
         raise NotImplementedError
+
+
+class Source(Connector):
+    """Reads a datasource: its schema, a chunked snapshot, and its change stream."""
+
+    supports_source: ClassVar[bool] = True
+
+    def table_schema(self, table: TableId) -> TableSchema:
+        """The table's current columns and keys in canonical types."""
+        raise NotImplementedError
+
+    def snapshot_chunks(self, schema: TableSchema, chunk_size: int) -> Iterator[Chunk]:
+        """Split a table into primary-key ranges, without locking it."""
+        raise NotImplementedError
+
+    def read_chunk(self, schema: TableSchema, chunk: Chunk) -> Iterator[tuple[Any, ...]]:
+        """Rows of one chunk, in schema column order."""
+        raise NotImplementedError
+
+    def current_position(self) -> Position:
+        """The head of the change log now; a snapshot taken after this joins the stream with no gap."""
+        raise NotImplementedError
+
+    def changes(self, start: Position, tables: set[TableId]) -> Iterator[ChangeEvent]:
+        """Row, DDL, commit and heartbeat events from start (exclusive of what start already covers)."""
+        raise NotImplementedError
+
+    def position_from_json(self, data: dict[str, Any]) -> Position:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release connections and replication streams."""
+
+
+class Sink(Connector):
+    """Writes to a datasource: creates tables, bulk-loads snapshots, applies merged change batches."""
+
+    supports_sink: ClassVar[bool] = True
+
+    def prepare(self, schema: TableSchema, target: TableId, *, if_exists: str = "keep") -> None:
+        """Create the target table from the canonical schema (if_exists: keep, drop, truncate, fail)."""
+        raise NotImplementedError
+
+    def load_chunk(self, schema: TableSchema, target: TableId, chunk: Chunk, rows: Iterable[tuple[Any, ...]]) -> int:
+        """Replace the chunk's key range at the target with rows, in one transaction (re-runnable)."""
+        raise NotImplementedError
+
+    def write(self, batch: Batch) -> None:
+        """Apply merged upserts and deletes for one or more tables in one transaction (idempotent)."""
+        raise NotImplementedError
+
+    def apply_ddl(self, event: ChangeEvent, target: TableId) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A primary-key range [low, high) of a table; None means unbounded on that side."""
+
+    table: TableId
+    index: int
+    low: tuple[Any, ...] | None
+    high: tuple[Any, ...] | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"table": str(self.table), "index": self.index, "low": key_to_json(self.low),
+                "high": key_to_json(self.high)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Chunk:
+        return cls(TableId.parse(data["table"]), data["index"], key_from_json(data["low"]),
+                   key_from_json(data["high"]))
+
+
+@dataclass
+class TableBatch:
+    """Merged changes for one table: the last image per key to upsert, and keys to delete."""
+
+    schema: TableSchema
+    target: TableId
+    upserts: dict[tuple[Any, ...], tuple[Any, ...]] = field(default_factory=dict)
+    deletes: set[tuple[Any, ...]] = field(default_factory=set)
+
+
+@dataclass
+class Batch:
+    tables: dict[TableId, TableBatch] = field(default_factory=dict)
+
+    @property
+    def row_count(self) -> int:
+        return sum(len(t.upserts) + len(t.deletes) for t in self.tables.values())

@@ -100,7 +100,8 @@ def mongo() -> Iterator[MongoTarget]:
         yield MongoTarget(host=host, port=int(port), user=parsed["username"] or "",
                           password=parsed["password"] or "", uri=uri, is_real_mongodb=True, options=options)
         return
-    server = MongoWireServer().start()
+    server = MongoWireServer()
+    server.start()
     try:
         yield MongoTarget(host=server.host, port=server.port, user="", password="", uri=server.uri,
                           is_real_mongodb=False, options={"directConnection": True})

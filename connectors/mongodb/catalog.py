@@ -134,7 +134,8 @@ def discover_catalog(config: ConnectionConfig, client_factory: Callable[..., Mon
             # See check.py: pymongo's KeyError('payload') means the server does not implement SCRAM login.
             if not config.user:
                 raise
-            raise ConnectionFailed(f"MongoDB at {where} does not support login (its SCRAM reply lacks {exc})",
+            raise ConnectionFailed(f"login to MongoDB at {where} as {config.user} refused: the server does not "
+                                   f"support login (its SCRAM reply lacks {exc})",
                                    hint="leave user and password empty for this server") from exc
         except PyMongoError as exc:
             raise ConnectorError(f"reading the catalog of MongoDB at {where} failed: {error_text(exc, config)}"

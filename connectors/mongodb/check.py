@@ -131,7 +131,7 @@ class MongoChecks:
                 raise
             self.add("reachable", PASSED, f"a MongoDB wire-protocol server at {where} answered")
             self.login_failed(f"the server's reply to the SCRAM login lacks {exc}: it does not support "
-                              "authentication")
+                              "authentication", "leave user and password empty for this server")
             return None
         self.add("reachable", PASSED, f"MongoDB at {where} answered")
         if self.config.user:
@@ -149,10 +149,10 @@ class MongoChecks:
             # Servers before 4.4.2 only know the legacy name.
             return dict(client.admin.command("isMaster"))
 
-    def login_failed(self, found: str) -> None:
+    def login_failed(self, found: str, hint: str = "") -> None:
         self.add("authentication", FAILED, f"login as {self.config.user or '(no user)'} refused: {found}",
-                 "check user and password; if the user was created in another database than 'admin', set "
-                 "the authSource option to it")
+                 hint or "check user and password; if the user was created in another database than 'admin', "
+                         "set the authSource option to it")
         self.skip_after("authentication", "not checked: login failed")
 
     def unauthenticated_access_allowed(self, client: MongoClientT) -> bool:

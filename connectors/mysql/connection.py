@@ -93,8 +93,8 @@ def open_socket(config: ConnectionConfig) -> socket.socket:
     except ConnectionRefusedError as exc:
         raise ConnectStageError(
             REACHABLE, f"connection to {where} refused: nothing is listening on that port",
-            hint=f"Check the port (MySQL's default is 3306) and that the server is running and listening "
-                 f"on a network address (bind_address, skip_networking in my.cnf), not only on a local socket.",
+            hint="Check the port (MySQL's default is 3306) and that the server is running and listening "
+                 "on a network address (bind_address, skip_networking in my.cnf), not only on a local socket.",
         ) from exc
     except TimeoutError as exc:
         raise ConnectStageError(
@@ -177,9 +177,9 @@ def _login_error(exc: pymysql.err.MySQLError, config: ConnectionConfig) -> Conne
     if code == 1045:
         return ConnectStageError(
             AUTHENTICATION, f"access denied for user '{user}' (server said: {message})",
-            hint=f"Check the user name and password. MySQL accounts are 'user'@'host': the account for "
-                 f"'{user}' must allow the host the DTS worker connects from (SELECT user, host FROM mysql.user "
-                 f"WHERE user = {quote_string(user)}).")
+            hint=f"Check the user name and password. MySQL accounts are 'user'@'host': an account for "
+                 f"'{user}' must exist whose host part matches the address the DTS worker connects from "
+                 "(the rows for this user in mysql.user list them).")
     if code == 1130:
         return ConnectStageError(
             AUTHENTICATION, f"the server does not let this host log in as any account: {message}",

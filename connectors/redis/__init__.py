@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from connectors.config import ConnectionConfig
 
@@ -38,6 +40,9 @@ def open_client(config: ConnectionConfig) -> redis.Redis:
         password=config.password or None,
         socket_connect_timeout=config.connect_timeout,
         socket_timeout=config.connect_timeout,
+        # redis-py retries connection errors (a refused login among them) with backoff by default;
+        # a check must answer within the timeout, so fail on the first error.
+        retry=Retry(NoBackoff(), 0),
         decode_responses=True,
         **kwargs,
     )

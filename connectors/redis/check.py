@@ -85,6 +85,7 @@ class RedisChecks:
     def reachable_and_login(self, client: redis.Redis) -> bool:
         """PING. redis-py sends AUTH (and SELECT) on connect, so a refused login shows up here too."""
         where = address(self.config)
+        note = ""
         try:
             client.ping()
         except AuthenticationError as exc:
@@ -104,7 +105,7 @@ class RedisChecks:
             return False
         except NoPermissionError:
             # The login worked; this user just may not PING. Later checks say what else it may not do.
-            pass
+            note = " (this user may not run PING)"
         except (RedisConnectionError, RedisTimeoutError) as exc:
             self.add("reachable", FAILED, f"cannot reach Redis at {where}: {self.text(exc)}",
                      "check host and port, that redis-server binds this address (bind, protected-mode), "
@@ -117,7 +118,7 @@ class RedisChecks:
                      f"check the DB index ({db_index(self.config)}) against the server's 'databases' setting")
             self.skip_after("reachable", "not checked: the session was refused")
             return False
-        self.add("reachable", PASSED, f"Redis at {where} answered")
+        self.add("reachable", PASSED, f"Redis at {where} answered{note}")
         if self.config.password:
             self.add("authentication", PASSED, f"logged in as '{self.user}'")
         else:

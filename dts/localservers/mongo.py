@@ -11,6 +11,7 @@ import importlib.util
 import os
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote_plus
 
 import pymongo
@@ -56,10 +57,10 @@ class MongoWireServer(LocalServer):
             "--log-file", os.devnull,
         ]
 
-    def client(self, **kwargs: object) -> pymongo.MongoClient[dict[str, object]]:
-        options: dict[str, object] = {"directConnection": True, "serverSelectionTimeoutMS": 5000}
+    def client(self, **kwargs: Any) -> pymongo.MongoClient[dict[str, Any]]:
+        options: dict[str, Any] = {"directConnection": True, "serverSelectionTimeoutMS": 5000}
         options.update(kwargs)
-        return pymongo.MongoClient(self.host, self.port, **options)  # type: ignore[arg-type]
+        return pymongo.MongoClient(self.host, self.port, **options)
 
     def is_ready(self) -> bool:
         client = self.client(serverSelectionTimeoutMS=200, connectTimeoutMS=200)

@@ -1,0 +1,24 @@
+"""A token bucket: at most `rate` rows per second, with up to one second of burst."""
+
+from __future__ import annotations
+
+import time
+
+
+class RateLimiter:
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self._tokens = float(rate)
+        self._last = time.monotonic()
+
+    def acquire(self, count: int = 1) -> None:
+        if self.rate <= 0:
+            return
+        while True:
+            now = time.monotonic()
+            self._tokens = min(float(self.rate), self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            if self._tokens >= count or (count > self.rate and self._tokens >= self.rate):
+                self._tokens -= count
+                return
+            time.sleep(min(1.0, (count - self._tokens) / self.rate))

@@ -1,0 +1,166 @@
+"""Runs one task spec to its end (schema, full) or until stopped (incremental streams).
+
+The state kept in the checkpoint store is small: the phase, the position recorded before the
+snapshot, the snapshot's chunks and which are done, and the stream position. Resuming reads
+it and carries on; nothing done and checkpointed is done again except harmless replays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from connectors.base import Sink, Source
+from connectors.config import ConnectionConfig
+from connectors.errors import ConnectorError
+from connectors.pipeline.checkpoint import CheckpointStore
+from connectors.pipeline.observer import NullObserver, Observer
+from connectors.pipeline.partition import PartitionedWriter
+from connectors.pipeline.snapshot import SnapshotLoader
+from connectors.pipeline.stream import StreamRunner
+from connectors.registry import sink_for, source_for
+from connectors.spec import TaskSpec
+from connectors.types import TableId, TableSchema
+
+
+class NoPrimaryKey(ConnectorError):
+    """A table without a primary key or NOT NULL unique key cannot be applied idempotently."""
+
+
+class QuarantineLimitExceeded(ConnectorError):
+    """More rows were quarantined than the task allows."""
+
+
+class TaskRunner:
+    def __init__(self, spec: TaskSpec, store: CheckpointStore, observer: Observer | None = None,
+                 stop: threading.Event | None = None,
+                 source_factory: Callable[[ConnectionConfig], Source] = source_for,
+                 sink_factory: Callable[[ConnectionConfig], Sink] = sink_for) -> None:
+        self.spec = spec
+        self.store = store
+        self.observer = observer or NullObserver()
+        self.stop = stop or threading.Event()
+        options = spec.options
+        self.source_config = dataclasses.replace(spec.source, options={
+            **spec.source.options, "zero_date_policy": options.zero_date_policy, "server_id": options.server_id,
+            "allow_no_primary_key": options.allow_no_primary_key, "heartbeat_seconds": options.heartbeat_seconds})
+        self.sink_config = dataclasses.replace(spec.target, options={
+            **spec.target.options, "source_engine": spec.source.engine})
+        self._source_factory = source_factory
+        self._sink_factory = sink_factory
+        self._state_lock = threading.Lock()
+        self.quarantine_count = 0
+        self.state: dict[str, Any] = {}
+
+    def new_source(self) -> Source:
+        return self._source_factory(self.source_config)
+
+    def new_sink(self) -> Sink:
+        return self._sink_factory(self.sink_config)
+
+    def save(self) -> None:
+        with self._state_lock:
+            self.store.save(self.state)
+
+    def run(self) -> str:
+        """Run to the end of the mode, or until stop is set. Returns 'completed' or 'stopped'."""
+        self.state = self.store.load() or {"phase": "new"}
+        self.quarantine_count = int(self.state.get("quarantined", 0))
+        source = self.new_source()
+        try:
+            schemas = self._schemas(source)
+            mode = self.spec.mode
+            if self.state["phase"] == "new":
+                self._prepare_targets(schemas)
+                if mode == "schema":
+                    return self._finish("completed")
+                if mode == "full+incremental":
+                    # Recorded before the first row is read: the stream starts here, so no change is lost.
+                    self.state["start_position"] = source.current_position().to_json()
+                self.state["phase"] = "snapshot" if mode in ("full", "full+incremental") else "stream"
+                self.save()
+            if self.state["phase"] == "snapshot":
+                self.observer.phase("snapshot")
+                loader = SnapshotLoader(self.spec, self.new_source, self.new_sink, self.state, self.save,
+                                        self.observer, self.stop, self._on_dirty_callback())
+                if not loader.run(schemas, source):
+                    return "stopped"
+                if mode == "full":
+                    return self._finish("completed")
+                self.state["phase"] = "stream"
+                self.state.setdefault("position", self.state["start_position"])
+                self.save()
+            if self.state["phase"] == "stream":
+                self.observer.phase("stream")
+                self._stream(source)
+                return "stopped"
+            return self.state["phase"]  # type: ignore[no-any-return]
+        finally:
+            source.close()
+
+    def _finish(self, phase: str) -> str:
+        self.state["phase"] = phase
+        self.save()
+        self.observer.phase(phase)
+        return phase
+
+    def _schemas(self, source: Source) -> dict[TableId, TableSchema]:
+        schemas = {}
+        for mapping in self.spec.tables:
+            schema = source.table_schema(mapping.source)
+            if not schema.key_columns:
+                raise NoPrimaryKey(
+                    f"table {mapping.source} has no primary key or NOT NULL unique key, so changes cannot be "
+                    "applied by key", hint="add a primary key to the source table, or leave the table out of the task")
+            schemas[mapping.source] = schema
+        return schemas
+
+    def _prepare_targets(self, schemas: dict[TableId, TableSchema]) -> None:
+        self.observer.phase("schema")
+        sink = self.new_sink()
+        try:
+            for mapping in self.spec.tables:
+                sink.prepare(schemas[mapping.source], mapping.target, if_exists=self.spec.options.if_exists)
+        finally:
+            sink.close()
+
+    def _stream(self, source: Source) -> None:
+        if "position" in self.state:
+            start = source.position_from_json(self.state["position"])
+        elif self.spec.options.start_position:
+            start = source.position_from_json(self.spec.options.start_position)
+        else:
+            start = source.current_position()
+        self.state["position"] = start.to_json()
+        self.save()
+        writer = PartitionedWriter(self.new_sink, self.spec.options.parallelism)
+        ddl_sink = self.new_sink()
+        try:
+            StreamRunner(self.spec, source, writer, ddl_sink, self._save_position, self.observer, self.stop,
+                         self._on_dirty_callback()).run(start)
+        finally:
+            writer.close()
+            ddl_sink.close()
+
+    def _save_position(self, position: dict[str, Any]) -> None:
+        self.state["position"] = position
+        self.state["quarantined"] = self.quarantine_count
+        self.save()
+
+    def _on_dirty_callback(self) -> Callable[[Any], None] | None:
+        if self.spec.options.dirty_data_policy != "quarantine":
+            return None
+
+        def on_dirty(row: Any) -> None:
+            with self._state_lock:
+                self.quarantine_count += 1
+                count = self.quarantine_count
+            self.observer.quarantined(row.table, row.key, row.row, row.column, row.error, row.position)
+            if count > self.spec.options.max_quarantine:
+                raise QuarantineLimitExceeded(
+                    f"{count} rows quarantined, more than options.max_quarantine={self.spec.options.max_quarantine}",
+                    hint="fix the rows' cause (see the quarantine), raise the limit, or use dirty_data_policy 'fail'")
+
+        return on_dirty

@@ -1,0 +1,1 @@
+"""PostgreSQL 10+ through psycopg 3: pre-flight checks and catalog discovery."""
