@@ -19,3 +19,34 @@ class ConnectionFailed(ConnectorError):
 
 class UnknownEngine(ConnectorError):
     """No connector is registered for the engine name."""
+
+
+# MySQL client errors meaning "the server went away or cannot be reached right now".
+_MYSQL_TRANSIENT_CODES = {2003, 2006, 2013, 2055, 1040, 1053, 1205, 1213}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for failures that retrying later can fix: lost connections, restarts, deadlocks.
+
+    Configuration errors, refused data and purged positions are not transient: retrying would
+    only hide them.
+    """
+    if isinstance(exc, ConnectorError):
+        return isinstance(exc, ConnectionFailed) and getattr(exc, "transient", False)
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    module = type(exc).__module__
+    if module.startswith("psycopg"):
+        import psycopg
+
+        return isinstance(exc, (psycopg.OperationalError, psycopg.errors.AdminShutdown,
+                                psycopg.errors.CannotConnectNow, psycopg.errors.SerializationFailure,
+                                psycopg.errors.DeadlockDetected))
+    if module.startswith("pymysql"):
+        import pymysql
+
+        if isinstance(exc, pymysql.err.InterfaceError):
+            return True
+        if isinstance(exc, pymysql.err.OperationalError):
+            return bool(exc.args) and exc.args[0] in _MYSQL_TRANSIENT_CODES
+    return False

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "channels",
     "dts.accounts",
     "dts.datasources",
+    "dts.sync",
     "dts.platform",
 ]
 
@@ -153,10 +154,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 
 CELERY_TASK_ROUTES = {
-    "dts.sync.jobs.*stream*": {"queue": "stream"},
-    "dts.sync.jobs.*snapshot*": {"queue": "snapshot"},
     "dts.compare.jobs.*": {"queue": "compare"},
-}
+}  # sync jobs pick 'stream' or 'snapshot' when enqueued (dts.sync.jobs.enqueue)
 # A stream runs for days: redelivery after the visibility timeout is made harmless by the task lease.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_RESULT_EXPIRES = 3600
@@ -164,6 +163,7 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "purge-old-datasource-jobs": {"task": "dts.datasources.jobs.purge_old_jobs", "schedule": 3600.0},
+    "supervise-sync-tasks": {"task": "dts.sync.jobs.supervise", "schedule": 15.0},
 }
 
 CHANNEL_LAYERS = {
@@ -193,6 +193,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+# A runner holds its task's lease this long without renewing before the supervisor takes over.
+DTS_LEASE_TTL_SECONDS = env.float("DTS_LEASE_TTL_SECONDS", default=30.0)
+# MySQL server_id values for binlog streams are allocated above this (keep clear of real replicas).
+DTS_SERVER_ID_BASE = env.int("DTS_SERVER_ID_BASE", default=1_000_000)
 
 # How long a request may wait for a quick job (check, catalog) before answering 202.
 DTS_QUICK_JOB_WAIT_SECONDS = env.float("DTS_QUICK_JOB_WAIT_SECONDS", default=20.0)

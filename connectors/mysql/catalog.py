@@ -62,8 +62,29 @@ def mariadb_default(value: str | None) -> str | None:
     if value is None or value == "NULL":
         return None
     if len(value) >= 2 and value[0] == "'" and value[-1] == "'":
-        return value[1:-1].replace("''", "'").replace("\\\\", "\\")
+        return _unescape_literal(value[1:-1])
     return value
+
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "b": "\b", "Z": "\x1a"}
+
+
+def _unescape_literal(body: str) -> str:
+    """The text of a MariaDB string literal body: backslash escapes and doubled quotes, left to right."""
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\" and i + 1 < len(body):
+            out.append(_ESCAPES.get(body[i + 1], body[i + 1]))
+            i += 2
+        elif ch == "'" and body[i + 1:i + 2] == "'":
+            out.append("'")
+            i += 2
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
 
 
 class MySQLCatalogReader:

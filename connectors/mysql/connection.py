@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import struct
 from typing import Any
 
 import pymysql
@@ -22,9 +23,14 @@ from connectors.errors import ConnectionFailed
 
 log = logging.getLogger(__name__)
 
+MIN_REDACTED_LENGTH = 4
+
 REACHABLE = "reachable"
 AUTHENTICATION = "authentication"
 DATABASE = "database"
+
+# Packet header (4 bytes) and the first payload byte: the protocol version, or 0xFF for an error.
+GREETING_HEADER = 5
 
 # Client-side codes pymysql uses when the socket dies or times out mid-conversation.
 CONNECTION_LOST_CODES = frozenset({2003, 2006, 2013, 2055})
@@ -58,8 +64,11 @@ def account_sql(user: str, host: str = "%") -> str:
 
 
 def redact(text: str, secret: str) -> str:
-    """Remove a secret from text that came from elsewhere (a server message), just in case."""
-    return text.replace(secret, "***") if secret else text
+    """Remove a secret from text that came from elsewhere (a server message), just in case.
+
+    Very short secrets are left alone: masking every 'p' in a message would hide it, not protect it.
+    """
+    return text.replace(secret, "***") if len(secret) >= MIN_REDACTED_LENGTH else text
 
 
 def address(config: ConnectionConfig) -> str:
@@ -106,9 +115,10 @@ def open_socket(config: ConnectionConfig) -> socket.socket:
             REACHABLE, f"cannot connect to {where}: {exc.strerror or exc}",
             hint="Check the host address and the network route from the DTS worker to the server.") from exc
     # MySQL speaks first: no greeting within the timeout means this is not (or not only) MySQL.
+    # Peek, so that pymysql still reads the greeting from the start.
     try:
         sock.settimeout(timeout)
-        first = sock.recv(1, socket.MSG_PEEK)
+        first = sock.recv(GREETING_HEADER, socket.MSG_PEEK | socket.MSG_WAITALL)
     except TimeoutError as exc:
         sock.close()
         raise ConnectStageError(
@@ -127,9 +137,22 @@ def open_socket(config: ConnectionConfig) -> socket.socket:
             REACHABLE, f"{where} closed the connection without sending a MySQL greeting",
             hint=f"Check that {config.port} is this server's MySQL port; the server may also be refusing this "
                  "client (max_connect_errors, a firewall or a TLS-only proxy).")
+    if not looks_like_greeting(first):
+        sock.close()
+        raise ConnectStageError(
+            REACHABLE, f"{where} answered, but not with a MySQL greeting (it sent {first[:16]!r})",
+            hint=f"Check that {config.port} is this server's MySQL port and not another service.")
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     return sock
+
+
+def looks_like_greeting(data: bytes) -> bool:
+    """A MySQL packet header (3-byte length, sequence 0) then protocol version 10, or an error packet."""
+    if len(data) < GREETING_HEADER:
+        return False
+    length = int.from_bytes(data[:3], "little")
+    return length > 0 and data[3] == 0 and data[4] in (10, 0xFF)
 
 
 def _ssl(options: dict[str, Any]) -> dict[str, Any] | None:
@@ -155,6 +178,11 @@ def open_connection(config: ConnectionConfig, *, query_timeout: float) -> Any:
     except pymysql.err.MySQLError as exc:
         sock.close()
         raise _login_error(exc, config) from exc
+    except (struct.error, IndexError, UnicodeDecodeError) as exc:  # pymysql parsing a malformed greeting
+        sock.close()
+        raise ConnectStageError(
+            REACHABLE, f"{address(config)} sent a greeting pymysql could not parse ({type(exc).__name__}: {exc})",
+            hint=f"Check that {config.port} is this server's MySQL port and not another service.") from exc
     except RuntimeError as exc:  # pymysql: an auth plugin needs the 'cryptography' package
         sock.close()
         raise ConnectStageError(

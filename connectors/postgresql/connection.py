@@ -25,6 +25,8 @@ from connectors.errors import ConnectionFailed
 
 log = logging.getLogger(__name__)
 
+MIN_REDACTED_LENGTH = 4
+
 REACHABLE = "reachable"
 AUTHENTICATION = "authentication"
 DATABASE = "database"
@@ -53,8 +55,11 @@ def literal(value: str) -> str:
 
 
 def redact(text: str, secret: str) -> str:
-    """Remove a secret from text that came from elsewhere (a server message), just in case."""
-    return text.replace(secret, "***") if secret else text
+    """Remove a secret from text that came from elsewhere (a server message), just in case.
+
+    Very short secrets are left alone: masking every 'p' in a message would hide it, not protect it.
+    """
+    return text.replace(secret, "***") if len(secret) >= MIN_REDACTED_LENGTH else text
 
 
 def address(config: ConnectionConfig) -> str:

@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from dts.accounts.views import ApiTokenViewSet, AuditLogViewSet, MembershipViewSet, MeView, WorkspaceViewSet
 from dts.datasources.views import DatasourceJobViewSet, DatasourceViewSet
+from dts.sync.views import SyncTaskViewSet
 
 router = DefaultRouter()
 router.register("workspaces", WorkspaceViewSet)
@@ -13,6 +14,7 @@ router.register("tokens", ApiTokenViewSet, basename="apitoken")
 router.register("audit-log", AuditLogViewSet, basename="auditlog")
 router.register("datasources", DatasourceViewSet)
 router.register("datasource-jobs", DatasourceJobViewSet)
+router.register("tasks", SyncTaskViewSet)
 
 urlpatterns = [
     path("me/", MeView.as_view(), name="me"),

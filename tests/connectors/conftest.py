@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -88,3 +90,34 @@ def silent_port() -> Iterator[int]:
         sock.bind(("127.0.0.1", 0))
         sock.listen(16)
         yield int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def banner_port() -> Iterator[int]:
+    """A port where another service answers: it sends an SSH banner to every client, then hangs up."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                client, _ = server.accept()
+            except TimeoutError:
+                continue
+            with client:
+                client.sendall(b"SSH-2.0-OpenSSH_9.2p1\r\n")
+                client.settimeout(0.5)
+                try:
+                    client.recv(1024)
+                except OSError as exc:  # the client gave up first; nothing left to do with it
+                    logging.getLogger(__name__).debug("banner client: %s", exc)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield int(server.getsockname()[1])
+    stop.set()
+    thread.join(timeout=5)
+    server.close()

@@ -21,12 +21,12 @@ SCHEMA = [
          line_no SMALLINT NOT NULL,
          sku VARCHAR(32) NOT NULL COMMENT 'Artikelnummer ✓',
          price DECIMAL(12,2) NOT NULL DEFAULT 0.00,
-         note VARCHAR(200) DEFAULT 'n/a',
+         note VARCHAR(200) DEFAULT 'it''s a\\\\b',
          created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
          PRIMARY KEY (line_no, order_id),
          UNIQUE KEY uq_sku (sku, order_id),
          KEY ix_price (price)
-       ) COMMENT 'Bestellpositionen 🚀'""",
+       ) COMMENT 'Bestellpositionen ✓ 中文'""",
     "CREATE TABLE customers (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, email VARCHAR(100) UNIQUE, name TEXT)",
     "CREATE TABLE events (payload JSON, at DATETIME(6))",
     "CREATE VIEW big_orders AS SELECT order_id, price FROM order_lines WHERE price > 100",
@@ -57,7 +57,8 @@ def test_discover_one_database(mariadb: MariaDBServer, shop: str, mysql_config: 
 
     lines = catalog.table(shop, "order_lines")
     assert lines.kind == "table"
-    assert lines.comment == "Bestellpositionen 🚀"
+    # MariaDB stores comments as utf8mb3: characters outside the BMP (emoji) become '?' on the server.
+    assert lines.comment == "Bestellpositionen ✓ 中文"
     assert lines.primary_key == ["line_no", "order_id"]
     assert lines.unique_keys == [["sku", "order_id"]]  # the non-unique ix_price is not a key
     assert [c.name for c in lines.columns] == ["order_id", "line_no", "sku", "price", "note", "created_at"]
@@ -67,7 +68,7 @@ def test_discover_one_database(mariadb: MariaDBServer, shop: str, mysql_config: 
     price = lines.columns[3]
     assert (price.type, price.default) == ("decimal(12,2)", "0.00")
     note = lines.columns[4]
-    assert (note.nullable, note.default) == (True, "n/a")  # MariaDB's quoted 'n/a' unquoted
+    assert (note.nullable, note.default) == (True, "it's a\\b")  # MariaDB prints the quoted, escaped literal
     assert lines.columns[5].default is not None and "current_timestamp" in lines.columns[5].default.lower()
     assert lines.estimated_rows == 0
 

@@ -199,6 +199,15 @@ def test_a_port_that_never_greets_fails_within_the_connect_timeout(
     assert "no MySQL greeting" in reachable.detail
 
 
+def test_another_service_on_the_port_fails_reachable(
+        mysql_config: ConfigFactory, mariadb: MariaDBServer, banner_port: int) -> None:
+    report = check(mysql_config, mariadb, port=banner_port)
+    reachable = report.item("reachable")
+    assert reachable.status == CheckStatus.FAILED
+    assert "not with a MySQL greeting" in reachable.detail and "SSH" in reachable.detail
+    assert report.item("authentication").status == CheckStatus.SKIPPED
+
+
 def test_an_unresolvable_host_fails_reachable(mysql_config: ConfigFactory, mariadb: MariaDBServer) -> None:
     report = check(mysql_config, mariadb, host="no-such-host.invalid")
     reachable = report.item("reachable")

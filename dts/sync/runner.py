@@ -1,0 +1,106 @@
+"""SyncRunner: one attempt at running a task on a worker, from lease to final status.
+
+It holds the task's lease, watches for a stop request, runs the data plane's TaskRunner with a
+database checkpoint store, retries with backoff when a source or target is briefly
+unreachable, and ends the task in the status the engine's outcome calls for.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+
+from django.conf import settings
+from django.db import connections
+
+from connectors.errors import ConnectorError, is_transient
+from connectors.pipeline.task import TaskRunner
+from dts.sync.checkpoints import DatabaseCheckpointStore
+from dts.sync.lease import TaskLease
+from dts.sync.models import Status, SyncTask, TaskRun
+from dts.sync.observer import DatabaseObserver
+from dts.sync.specs import spec_for
+
+log = logging.getLogger("dts.sync")
+MAX_BACKOFF_SECONDS = 60.0
+
+
+class SyncRunner:
+    def __init__(self, task_id: int) -> None:
+        self.task_id = task_id
+        self.stop = threading.Event()
+        self.lease_lost = threading.Event()
+
+    def run(self) -> None:
+        task = SyncTask.objects.select_related("source", "target").get(pk=self.task_id)
+        if task.desired_state != "running" or task.status not in (Status.QUEUED, Status.RUNNING):
+            log.info("task %s: not to be run (desired %s, status %s)", task.pk, task.desired_state, task.status)
+            return
+        lease = TaskLease(task.pk)
+        if not lease.acquire():
+            log.info("task %s: another runner holds the lease; this copy exits", task.pk)
+            return
+        run = TaskRun.objects.create(task=task, worker=socket.gethostname())
+        watcher = threading.Thread(target=self._watch, args=(lease,), name=f"task-{task.pk}-watch", daemon=True)
+        try:
+            if task.status == Status.QUEUED:
+                task.mark_running()
+            watcher.start()
+            self._run_with_retries(task, run)
+        finally:
+            self.stop.set()
+            watcher.join(timeout=10)
+            if not self.lease_lost.is_set():
+                lease.release()
+
+    def _run_with_retries(self, task: SyncTask, run: TaskRun) -> None:
+        observer = DatabaseObserver(task)
+        backoff = 1.0
+        while True:
+            try:
+                outcome = TaskRunner(spec_for(task), DatabaseCheckpointStore(task), observer, self.stop).run()
+            except Exception as exc:
+                if is_transient(exc) and not self.stop.is_set():
+                    observer.log("warning", f"{type(exc).__name__}: {exc}; retrying in {backoff:.0f}s")
+                    if self.stop.wait(backoff):
+                        break
+                    backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                    continue
+                message = str(exc) if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}"
+                observer.log("error", message)
+                run.finish("failed", message)
+                task.mark_failed(message)
+                if not isinstance(exc, ConnectorError):
+                    raise
+                return
+            else:
+                if outcome == "completed":
+                    run.finish("completed")
+                    task.mark_completed()
+                    return
+                break
+        if self.lease_lost.is_set():
+            run.finish("lost", "the lease expired; another runner took over")
+            return
+        run.finish("stopped")
+        task.refresh_from_db()
+        if task.status in (Status.RUNNING, Status.PAUSED):
+            task.mark_stopped()
+
+    def _watch(self, lease: TaskLease) -> None:
+        """Renew the lease and look for a stop request, about every lease-TTL/3."""
+        interval = max(0.2, settings.DTS_LEASE_TTL_SECONDS / 3)
+        try:
+            while not self.stop.wait(interval):
+                if not lease.renew():
+                    log.error("task %s: lease lost; stopping this runner", self.task_id)
+                    self.lease_lost.set()
+                    self.stop.set()
+                    return
+                desired = SyncTask.objects.filter(pk=self.task_id).values_list("desired_state", flat=True).first()
+                if desired != "running":
+                    self.stop.set()
+                    return
+        finally:
+            connections.close_all()
