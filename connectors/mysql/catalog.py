@@ -15,7 +15,7 @@ import pymysql
 from connectors.base import Catalog, Column, Table
 from connectors.config import ConnectionConfig
 from connectors.errors import ConnectionFailed, ConnectorError
-from connectors.mysql.connection import address, connect, error_message, is_connection_lost
+from connectors.mysql.connection import address, close, connect, error_message, is_connection_lost
 
 log = logging.getLogger(__name__)
 
@@ -163,4 +163,4 @@ def discover(config: ConnectionConfig) -> Catalog:
         raise ConnectorError(f"reading the catalog from {address(config)} failed: {message}",
                              hint=f"Make sure '{config.user}' may read information_schema.") from exc
     finally:
-        conn.close()
+        close(conn)

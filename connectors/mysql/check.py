@@ -23,6 +23,7 @@ from connectors.mysql.connection import (
     ConnectStageError,
     account_sql,
     address,
+    close,
     error_message,
     is_connection_lost,
     open_connection,
@@ -89,12 +90,12 @@ def format_duration(seconds: float) -> str:
     return " ".join(parts) or f"{seconds} seconds"
 
 
-def _cnf_hint(setting: str, value: str, *, dynamic: bool = True) -> str:
-    persist = f"add {setting}={value} to the [mysqld] section of my.cnf"
-    if not dynamic:
-        return f"{persist[0].upper()}{persist[1:]} and restart the server."
-    return (f"Run SET GLOBAL {setting} = '{value}' (new connections use it) and {persist} so it survives "
-            "a restart.")
+def _cnf_hint(setting: str, value: str, *, per_session: bool = True) -> str:
+    """How to fix a dynamic server variable now and keep it after a restart."""
+    # Session-scoped variables are copied into each connection when it opens: existing ones keep the old value.
+    applies = " (connections opened afterwards use it)" if per_session else ""
+    return (f"Run SET GLOBAL {setting} = '{value}'{applies} and add {setting}={value} to the [mysqld] section of "
+            "my.cnf so it survives a restart.")
 
 
 class MySQLCheck:
@@ -143,7 +144,7 @@ class MySQLCheck:
             self._add("reachable", PASSED, f"{address(config)} answered with a MySQL greeting")
             self._run_logged_in()
         finally:
-            self.conn.close()
+            close(self.conn)
         return self.report
 
     def _run_logged_in(self) -> None:
@@ -307,7 +308,7 @@ class MySQLCheck:
         if value.upper() == "FULL":
             return PASSED, "binlog_row_metadata=FULL", ""
         return (FAILED, f"binlog_row_metadata={value}: row events would not carry column names",
-                _cnf_hint("binlog_row_metadata", "FULL"))
+                _cnf_hint("binlog_row_metadata", "FULL", per_session=False))
 
     def check_server_id(self) -> Outcome:
         value = self.variables.get("server_id", "0")

@@ -260,6 +260,12 @@ def select_database(conn: Any, config: ConnectionConfig) -> None:
                                 hint="Check the database name and the user's privileges on it.") from exc
 
 
+def close(conn: Any) -> None:
+    """Close unless already closed: pymysql raises on a second close, and a dropped link is already closed."""
+    if conn.open:
+        conn.close()
+
+
 def connect(config: ConnectionConfig, *, query_timeout: float) -> Any:
     """Log in and USE config.database (when set); every failure is a ConnectionFailed."""
     conn = open_connection(config, query_timeout=query_timeout)
@@ -267,11 +273,11 @@ def connect(config: ConnectionConfig, *, query_timeout: float) -> Any:
         try:
             select_database(conn, config)
         except pymysql.err.MySQLError as exc:
-            conn.close()
+            close(conn)
             raise ConnectStageError(DATABASE, f"lost the connection to {address(config)}: "
                                     f"{error_message(exc, config.password)}",
                                     hint="Check the server and network, then try again.") from exc
         except ConnectionFailed:
-            conn.close()
+            close(conn)
             raise
     return conn

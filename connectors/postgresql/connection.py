@@ -31,6 +31,8 @@ REACHABLE = "reachable"
 AUTHENTICATION = "authentication"
 DATABASE = "database"
 DEFAULT_DATABASE = "postgres"
+NOT_POSTGRES_MARKERS = ("invalid response to ssl negotiation", "expected authentication request", "received invalid",
+                        "server closed the connection", "lost synchronization", "connection refused")
 
 
 class ConnectStageError(ConnectionFailed):
@@ -137,8 +139,9 @@ def _login_error(exc: psycopg.OperationalError, config: ConnectionConfig, dbname
                        f"{config.connect_timeout:g}s",
             hint=f"Check that {config.port} is this server's PostgreSQL port and not another service, or a proxy "
                  "or firewall that accepts connections and holds them.")
-    if ("invalid response to ssl negotiation" in lower or "server closed the connection" in lower
-            or "received invalid" in lower or "connection refused" in lower):
+    # libpq's words for a peer that does not speak the PostgreSQL protocol (checked before TLS errors,
+    # which a non-PostgreSQL peer also causes).
+    if any(marker in lower for marker in NOT_POSTGRES_MARKERS):
         return ConnectStageError(
             REACHABLE, f"{where} did not answer as a PostgreSQL server: {message}",
             hint=f"Check that {config.port} is this server's PostgreSQL port.")

@@ -83,7 +83,8 @@ def test_random_event_sequences_merge_to_the_same_result_as_one_by_one() -> None
                 if choice == "delete":
                     events.append(ev(DELETE, current[key], None))
                 else:
-                    new_key = rng.choice([k for k in range(6) if k not in current] or [key]) if choice == "rekey" else key
+                    free = [k for k in range(6) if k not in current] or [key]
+                    new_key = rng.choice(free) if choice == "rekey" else key
                     after = (new_key, f"v{step}")
                     events.append(ev(UPDATE, current[key], after))
             else:

@@ -1,0 +1,113 @@
+"""Dirty data: rows a target cannot hold, reported instead of being altered or dropped.
+
+A sink that meets such a row (a NUL character in PostgreSQL text, a value out of the column's
+range, invalid JSON, a duplicate key) never rewrites it. It either raises DirtyRowError, so the
+transaction commits nothing and the pipeline fails with a message naming table, key and column,
+or, when the caller passed an ``on_dirty`` callback, hands each such row over as a
+QuarantinedRow and writes the rest of the batch. Which of the two happens is the task's policy,
+decided by the pipeline, not by the sink.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import decimal
+import math
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from connectors.errors import ConnectorError
+from connectors.types import TableSchema
+
+
+@dataclass(frozen=True)
+class QuarantinedRow:
+    """One rejected row, JSON-safe, as the pipeline stores it in the quarantine.
+
+    table is the source table ("database.name"), target the table it was written to; key and row
+    map column names to JSON-safe values (see jsonable); column is the offending column when the
+    target said which one; position is where the row came from when the sink knows it (a
+    snapshot chunk as {"chunk": ...}), else None for the pipeline to fill in.
+    """
+
+    table: str
+    key: dict[str, Any]
+    row: dict[str, Any]
+    column: str | None
+    error: str
+    position: dict[str, Any] | None = None
+    target: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+OnDirty = Callable[[QuarantinedRow], None]
+
+
+class DirtyRowError(ConnectorError):
+    """A row the target cannot hold; nothing of the transaction that met it was committed."""
+
+    def __init__(self, rows: Sequence[QuarantinedRow]) -> None:
+        if not rows:
+            raise ValueError("DirtyRowError needs at least one row")
+        first = rows[0]
+        self.rows = list(rows)
+        self.table = first.table
+        self.key = first.key
+        self.column = first.column
+        self.reason = first.error
+        where = f"column {first.column!r}" if first.column else "a column the target did not name"
+        more = f" (and {len(rows) - 1} more row(s))" if len(rows) > 1 else ""
+        super().__init__(
+            f"table {first.table}: the target rejected the row with key {_key_text(first.key)}, {where}: "
+            f"{first.error}{more}",
+            hint="fix the value at the source, or set the task's dirty-data policy to quarantine such rows")
+
+
+def _key_text(key: dict[str, Any]) -> str:
+    return "(" + ", ".join(f"{name}={value!r}" for name, value in key.items()) + ")"
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-safe form of a canonical value, readable by people and exact where JSON allows."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"$base64": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, datetime.timedelta):
+        return format_duration(value)
+    if isinstance(value, datetime.date | datetime.time):  # datetime is a date
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return repr(value)
+
+
+def format_duration(value: datetime.timedelta) -> str:
+    """A TIME value as MySQL writes it: [-]HHH:MM:SS[.ffffff]."""
+    micros = (value.days * 86400 + value.seconds) * 1_000_000 + value.microseconds
+    sign = "-" if micros < 0 else ""
+    seconds, fraction = divmod(abs(micros), 1_000_000)
+    minutes, second = divmod(seconds, 60)
+    hours, minute = divmod(minutes, 60)
+    text = f"{sign}{hours:02d}:{minute:02d}:{second:02d}"
+    return f"{text}.{fraction:06d}" if fraction else text
+
+
+def quarantined(schema: TableSchema, row: Sequence[Any], column: str | None, error: str, *,
+                target: str = "", position: dict[str, Any] | None = None) -> QuarantinedRow:
+    """A QuarantinedRow for row (in schema column order); key values come from the row itself."""
+    names = schema.column_names
+    return QuarantinedRow(
+        table=str(schema.table),
+        key={names[i]: jsonable(row[i]) for i in schema.key_indexes() if i < len(row)},
+        row={name: jsonable(value) for name, value in zip(names, row, strict=False)},
+        column=column, error=error, position=position, target=target)
