@@ -42,7 +42,8 @@ class MembershipSerializer(serializers.ModelSerializer):
         if (self.instance is not None and self.instance.role == Role.OWNER
                 and attrs.get("role", Role.OWNER) != Role.OWNER
                 and workspace.memberships.filter(role=Role.OWNER).count() == 1):
-            raise serializers.ValidationError({"role": "The last owner cannot be demoted; make another member owner first."})
+            raise serializers.ValidationError(
+                {"role": "The last owner cannot be demoted; make another member owner first."})
         return attrs
 
 
@@ -57,7 +58,7 @@ class NewApiTokenSerializer(ApiTokenSerializer):
     key = serializers.CharField(read_only=True, help_text="Shown once; store it now.")
 
     class Meta(ApiTokenSerializer.Meta):
-        fields = ApiTokenSerializer.Meta.fields + ["key"]
+        fields = [*ApiTokenSerializer.Meta.fields, "key"]
 
 
 class AuditLogSerializer(serializers.ModelSerializer):

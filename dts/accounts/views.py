@@ -8,8 +8,8 @@ import django_filters
 from django.db import transaction
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
-from rest_framework import exceptions, mixins, status, viewsets
 from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView

@@ -31,7 +31,7 @@ def pg_binary(name: str) -> str:
 class PostgresServer(LocalServer):
     name = "postgres"
     user = "postgres"
-    password = "postgres"
+    password = "postgres"  # noqa: S105  (a throwaway local server's superuser)
     ready_timeout = 60.0
 
     def __init__(self, *args: object, settings: dict[str, str] | None = None, **kwargs: object) -> None:

@@ -45,9 +45,10 @@ class DatabaseObserver:
         TaskLog.objects.create(task=self.task, level=level, message=message)
         self._logs_written += 1
         if self._logs_written % 100 == 0:
-            keep = TaskLog.objects.filter(task=self.task).values_list("pk", flat=True)[LOG_LINES_KEPT:LOG_LINES_KEPT + 1]
-            if keep:
-                TaskLog.objects.filter(task=self.task, pk__lte=keep[0]).delete()
+            lines = TaskLog.objects.filter(task=self.task).values_list("pk", flat=True)
+            oldest_kept = lines[LOG_LINES_KEPT:LOG_LINES_KEPT + 1]
+            if oldest_kept:
+                TaskLog.objects.filter(task=self.task, pk__lte=oldest_kept[0]).delete()
         self._done_in_thread()
 
     def phase(self, name: str) -> None:

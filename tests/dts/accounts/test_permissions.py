@@ -51,15 +51,17 @@ def test_the_viewer_reads_but_cannot_change_anything(personas: Personas) -> None
     assert client.post(f"/api/datasources/{datasource.pk}/check/").status_code == 403
     assert client.post(f"/api/workspaces/{personas.workspace.pk}/members/",
                        {"username": "xander", "role": "owner"}, format="json").status_code == 403
-    assert client.patch(f"/api/workspaces/{personas.workspace.pk}/", {"name": "mine"}, format="json").status_code == 403
+    rename = client.patch(f"/api/workspaces/{personas.workspace.pk}/", {"name": "mine"}, format="json")
+    assert rename.status_code == 403
     assert Datasource.objects.count() == 1
     assert Datasource.objects.get().host == "db.internal"
 
 
 def test_the_operator_manages_datasources_but_not_members(personas: Personas) -> None:
     client = personas.client(personas.operator)
-    created = client.post("/api/datasources/", {"workspace": personas.workspace.pk, "name": "pg", "engine": "postgresql",
-                                                "host": "pg.internal", "user": "dts", "password": "pw"}, format="json")
+    fields = {"workspace": personas.workspace.pk, "name": "pg", "engine": "postgresql", "host": "pg.internal",
+              "user": "dts", "password": "pw"}
+    created = client.post("/api/datasources/", fields, format="json")
     assert created.status_code == 201, created.content
     assert created.json()["port"] == 5432  # the engine's default port
     pk = created.json()["id"]

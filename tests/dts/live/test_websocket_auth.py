@@ -25,7 +25,7 @@ async def _connect(path: str, subprotocols: list[str] | None = None) -> tuple[We
 
 def test_an_anonymous_connection_is_refused(personas: Personas) -> None:
     async def scenario() -> None:
-        communicator, connected, code = await _connect(f"/ws/workspaces/{personas.workspace.pk}/")
+        _, connected, code = await _connect(f"/ws/workspaces/{personas.workspace.pk}/")
         assert not connected and code == 4401
 
     async_to_sync(scenario)()
@@ -35,7 +35,7 @@ def test_a_token_holder_outside_the_workspace_is_refused(personas: Personas) -> 
     _, key = ApiToken.issue(personas.outsider, "ws")
 
     async def scenario() -> None:
-        communicator, connected, code = await _connect(f"/ws/workspaces/{personas.workspace.pk}/", [f"bearer.{key}"])
+        _, connected, code = await _connect(f"/ws/workspaces/{personas.workspace.pk}/", [f"bearer.{key}"])
         assert not connected and code == 4404
 
     async_to_sync(scenario)()
@@ -43,7 +43,7 @@ def test_a_token_holder_outside_the_workspace_is_refused(personas: Personas) -> 
 
 def test_a_bad_token_is_refused(personas: Personas) -> None:
     async def scenario() -> None:
-        communicator, connected, code = await _connect(f"/ws/workspaces/{personas.workspace.pk}/",
+        _, connected, code = await _connect(f"/ws/workspaces/{personas.workspace.pk}/",
                                                        ["bearer.dts_not-a-real-token"])
         assert not connected and code == 4401
 
