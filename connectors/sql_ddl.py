@@ -17,11 +17,14 @@ Every plan is idempotent: it compares with what is at the target now, so replayi
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import re
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from connectors.types import ColumnSchema, TableId, TableSchema
+from connectors.types import CanonicalType, ColumnSchema, Kind, TableId, TableSchema
 
 
 @dataclass(frozen=True)
@@ -305,3 +308,21 @@ def shape_differences(shape: TargetShape, schema: TableSchema, same_type: SameTy
         problems.append(f"the primary key is ({', '.join(shape.primary_key) or 'none'}) at the target, "
                         f"({', '.join(schema.primary_key) or 'none'}) at the source")
     return problems
+
+
+def default_fits(ct: CanonicalType, value: object) -> bool:
+    """Whether a column's default is a canonical value of its kind (so it can be written as a literal).
+
+    Defaults that are expressions or the source's own text (CURRENT_TIMESTAMP, 'abc' with quotes)
+    are not, and are never spliced into a target's DDL.
+    """
+    expected: dict[Kind, tuple[type, ...]] = {
+        Kind.INT: (int,), Kind.YEAR: (int,), Kind.BIT: (int,), Kind.DECIMAL: (decimal.Decimal, int),
+        Kind.FLOAT: (float, int), Kind.BOOL: (bool,), Kind.STRING: (str,), Kind.ENUM: (str,), Kind.SET: (str,),
+        Kind.BYTES: (bytes,), Kind.DATE: (datetime.date,), Kind.DATETIME: (datetime.datetime,),
+        Kind.TIMESTAMP: (datetime.datetime,), Kind.TIME: (datetime.timedelta,), Kind.UUID: (uuid.UUID,)}
+    if isinstance(value, bool) and ct.kind is not Kind.BOOL:
+        return False
+    if ct.kind is Kind.DATE and isinstance(value, datetime.datetime):
+        return False
+    return isinstance(value, expected.get(ct.kind, ()))

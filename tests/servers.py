@@ -17,23 +17,29 @@ import pytest
 from dts.localservers import MariaDBServer, PostgresServer, RedisServer
 
 _redis: RedisServer | None = None
+_metadata_pg: PostgresServer | None = None
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_load_initial_conftests(early_config: Any, parser: Any, args: Any) -> Generator[None, None, None]:
-    global _redis
+    global _redis, _metadata_pg
     if not os.environ.get("DTS_TEST_KEEP_ENV"):
         os.environ["DTS_STATE_DIR"] = tempfile.mkdtemp(prefix="dts-test-state-")
         os.environ.pop("DATABASE_URL", None)
         os.environ["DTS_MODE"] = "development"
     _redis = RedisServer().start()
     os.environ["REDIS_URL"] = _redis.url
+    # DTS_TEST_METADATA=postgresql runs the control plane on PostgreSQL, as production does.
+    if os.environ.get("DTS_TEST_METADATA") == "postgresql":
+        _metadata_pg = PostgresServer().start()
+        os.environ["DATABASE_URL"] = _metadata_pg.dsn
     return (yield)
 
 
 def pytest_unconfigure(config: Any) -> None:
-    if _redis is not None:
-        _redis.stop()
+    for server in (_redis, _metadata_pg):
+        if server is not None:
+            server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,1 @@
+"""Benchmarks: the project against its peers, on the same machine, in the same run."""
