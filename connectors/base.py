@@ -212,8 +212,16 @@ class Sink(Connector):
 
     supports_sink: ClassVar[bool] = True
 
-    def prepare(self, schema: TableSchema, target: TableId, *, if_exists: str = "keep") -> None:
-        """Create the target table from the canonical schema (if_exists: keep, drop, truncate, fail)."""
+    def prepare(self, schema: TableSchema, target: TableId, *, if_exists: str = "keep",
+                defer_indexes: bool = False) -> None:
+        """Create the target table from the canonical schema (if_exists: keep, drop, truncate, fail).
+
+        With defer_indexes, secondary keys wait for finish_table (after a bulk load).
+        """
+        raise NotImplementedError
+
+    def finish_table(self, schema: TableSchema, target: TableId) -> None:
+        """Build what prepare deferred and refresh statistics; idempotent."""
         raise NotImplementedError
 
     def load_chunk(self, schema: TableSchema, target: TableId, chunk: Chunk, rows: Iterable[tuple[Any, ...]]) -> int:

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from connectors.errors import ConnectorError
+from connectors.keys import key_to_json
 from connectors.types import TableSchema
 
 
@@ -27,22 +28,27 @@ from connectors.types import TableSchema
 class QuarantinedRow:
     """One rejected row, JSON-safe, as the pipeline stores it in the quarantine.
 
-    table is the source table ("database.name"), target the table it was written to; key and row
-    map column names to JSON-safe values (see jsonable); column is the offending column when the
-    target said which one; position is where the row came from when the sink knows it (a
-    snapshot chunk as {"chunk": ...}), else None for the pipeline to fill in.
+    table is the source table ("database.name"), target the table it was written to; key is the
+    row's key values (canonical, in key_columns order: connectors.keys.key_to_json stores them
+    exactly); row maps column names to JSON-safe values (see jsonable); column is the offending
+    column when known; position is where the row came from when the sink knows it (a snapshot
+    chunk as {"chunk": ...}), else None for the pipeline to fill in.
     """
 
     table: str
-    key: dict[str, Any]
+    key: tuple[Any, ...]
     row: dict[str, Any]
     column: str | None
     error: str
     position: dict[str, Any] | None = None
     target: str = ""
+    key_columns: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["key"] = key_to_json(self.key)
+        data["key_columns"] = list(self.key_columns)
+        return data
 
 
 OnDirty = Callable[[QuarantinedRow], None]
@@ -63,13 +69,14 @@ class DirtyRowError(ConnectorError):
         where = f"column {first.column!r}" if first.column else "a column the target did not name"
         more = f" (and {len(rows) - 1} more row(s))" if len(rows) > 1 else ""
         super().__init__(
-            f"table {first.table}: the target rejected the row with key {_key_text(first.key)}, {where}: "
+            f"table {first.table}: the target rejected the row with key {_key_text(first)}, {where}: "
             f"{first.error}{more}",
             hint="fix the value at the source, or set the task's dirty-data policy to quarantine such rows")
 
 
-def _key_text(key: dict[str, Any]) -> str:
-    return "(" + ", ".join(f"{name}={value!r}" for name, value in key.items()) + ")"
+def _key_text(row: QuarantinedRow) -> str:
+    names = row.key_columns or tuple(f"#{i + 1}" for i in range(len(row.key)))
+    return "(" + ", ".join(f"{name}={value!r}" for name, value in zip(names, row.key, strict=False)) + ")"
 
 
 def jsonable(value: Any) -> Any:
@@ -107,7 +114,6 @@ def quarantined(schema: TableSchema, row: Sequence[Any], column: str | None, err
     """A QuarantinedRow for row (in schema column order); key values come from the row itself."""
     names = schema.column_names
     return QuarantinedRow(
-        table=str(schema.table),
-        key={names[i]: jsonable(row[i]) for i in schema.key_indexes() if i < len(row)},
+        table=str(schema.table), key=tuple(row[i] for i in schema.key_indexes() if i < len(row)),
         row={name: jsonable(value) for name, value in zip(names, row, strict=False)},
-        column=column, error=error, position=position, target=target)
+        column=column, error=error, position=position, target=target, key_columns=schema.key_columns)

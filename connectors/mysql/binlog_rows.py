@@ -179,6 +179,8 @@ def binlog_type(col: BinlogColumn) -> CanonicalType:
 def compatible(from_binlog: CanonicalType, known: CanonicalType) -> bool:
     """Does a column type read from information_schema describe this TABLE_MAP column?"""
     kind = from_binlog.kind
+    if known.kind == Kind.UNKNOWN:
+        return True  # MariaDB UUID/INET6, geometry...: information_schema knows better than the storage type
     if kind != known.kind:
         # MariaDB's JSON is LONGTEXT in the binlog; information_schema knows it from the check constraint.
         return kind == Kind.STRING and known.kind == Kind.JSON and from_binlog.length is None
@@ -303,7 +305,7 @@ def _prefixed(prefix: int, codec: str, *, strip: bool = False, pad_to: int = 0) 
 
 
 def _enum(labels: tuple[str, ...], size: int) -> Decoder:
-    table = ("",) + labels  # index 0 is the empty string MySQL stores for an invalid value
+    table = ("", *labels)  # index 0 is the empty string MySQL stores for an invalid value
 
     def decode(data: bytes, pos: int) -> tuple[Any, int]:
         index = data[pos] if size == 1 else data[pos] | data[pos + 1] << 8

@@ -36,11 +36,11 @@ def tokenize(sql: str) -> list[str]:
     """Words, quoted names and punctuation; comments dropped, /*! versioned comments */ opened up."""
     tokens: list[str] = []
     for match in _TOKEN.finditer(sql):
-        token = match.group(0)
+        piece = match.group(0)
         # Comments go; a /*! versioned comment */ keeps its body, which follows as ordinary tokens.
-        if token.isspace() or token.startswith(("--", "#", "/*")) or token == "*/":
+        if piece.isspace() or piece.startswith(("--", "#", "/*")) or piece == "*/":
             continue
-        tokens.append(token)
+        tokens.append(piece)
     return tokens
 
 
@@ -88,13 +88,13 @@ class _Parser:
         """Advance to the next of words outside parentheses; returns it ('' at the end)."""
         depth = 0
         while self.i < len(self.tokens):
-            token = self.tokens[self.i]
-            if token == "(":
+            piece = self.tokens[self.i]
+            if piece == "(":
                 depth += 1
-            elif token == ")":
+            elif piece == ")":
                 depth -= 1
-            elif depth == 0 and token.upper() in words:
-                return token.upper()
+            elif depth == 0 and piece.upper() in words:
+                return piece.upper()
             self.i += 1
         return ""
 

@@ -26,12 +26,13 @@ class ZeroDateError(ConnectorError):
 
 
 class BinlogPurgedError(ConnectorError):
-    """The binlog position to resume from no longer exists on the server."""
+    """The binlog position to resume from no longer exists on the server (or the server cannot read from it,
+    error 1236): the changes since then are lost to this task, which needs a new snapshot."""
 
-    def __init__(self, position: str, detail: str = "") -> None:
+    def __init__(self, position: str, detail: str = "", *, purged: bool = True) -> None:
+        what = "is gone from the server (purged or expired)" if purged else "cannot be read from the server any more"
         super().__init__(
-            f"binlog position {position} is gone from the server (purged or expired)"
-            + (f": {detail}" if detail else ""),
+            f"binlog position {position} {what}" + (f": {detail}" if detail else ""),
             hint="The changes since that position cannot be read any more: restart the task from scratch "
                  "(a new snapshot), and raise binlog_expire_logs_seconds / expire_logs_days so the binlog "
                  "outlives the longest pause of the task.")

@@ -23,7 +23,14 @@ import pymysql
 from connectors.base import Chunk
 from connectors.config import ConnectionConfig
 from connectors.errors import ConnectionFailed, ConnectorError
-from connectors.mysql.connection import address, connect, error_message, open_connection, quote_ident
+from connectors.mysql.connection import (
+    address,
+    connect,
+    error_message,
+    is_connection_lost,
+    open_connection,
+    quote_ident,
+)
 from connectors.mysql.errors import ZeroDateError
 from connectors.mysql.types import ZeroDate, bit_value, float32_shortest, native_kind, text_converters
 from connectors.types import Kind, TableSchema
@@ -37,11 +44,19 @@ except ImportError:  # pragma: no cover - depends on the machine
 
 log = logging.getLogger(__name__)
 
+DRIVER_ERRORS: tuple[type[Exception], ...] = (pymysql.err.MySQLError,) + ((MySQLdb.Error,) if MySQLdb else ())
+CLOSE_ERRORS: tuple[type[Exception], ...] = (*DRIVER_ERRORS, OSError)
+
 FETCH_BATCH = 2000
 DEFAULT_QUERY_TIMEOUT = 3600.0
 # Field type codes of the client protocol (the same in PyMySQL and mysqlclient).
-_TIMESTAMP, _DATE, _TIME, _DATETIME, _NEWDATE, _BIT = 7, 10, 11, 12, 14, 16
+_TIMESTAMP, _DATE, _TIME, _DATETIME, _NEWDATE, _BIT, _JSON = 7, 10, 11, 12, 14, 16, 245
 _ZERO_DATE_MODES = ("NO_ZERO_DATE", "NO_ZERO_IN_DATE")
+
+
+def json_text(value: str | bytes) -> str:
+    """MySQL's JSON type may arrive as bytes (binary charset) from mysqlclient: JSON is always UTF-8 text."""
+    return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
 def drivers_available() -> list[str]:
@@ -107,15 +122,32 @@ class SnapshotReader:
         converters = text_converters(policy)
         self._converters: dict[int, Callable[[Any], Any]] = {
             _DATE: converters[Kind.DATE], _NEWDATE: converters[Kind.DATE], _DATETIME: converters[Kind.DATETIME],
-            _TIMESTAMP: converters[Kind.TIMESTAMP], _TIME: converters[Kind.TIME], _BIT: bit_value}
+            _TIMESTAMP: converters[Kind.TIMESTAMP], _TIME: converters[Kind.TIME], _BIT: bit_value,
+            _JSON: json_text}
 
     # -- connections -------------------------------------------------------------------------------
 
     def control(self) -> Any:
         """A PyMySQL connection for metadata and chunk boundaries."""
         if self._control is None:
-            self._control = connect(self.config, query_timeout=self.query_timeout)
+            conn = connect(self.config, query_timeout=self.query_timeout)
+            self._session_setup(conn)  # boundary values must read and compare as the reader's do
+            self._control = conn
         return self._control
+
+    def _session_setup(self, conn: Any) -> None:
+        cur = conn.cursor()
+        try:
+            cur.execute("SELECT @@SESSION.sql_mode")
+            (mode,) = cur.fetchone()
+            mode_text = mode.decode() if isinstance(mode, bytes) else str(mode)
+            # Zero dates must be readable and comparable (chunk bounds), whatever the server's default.
+            kept = ",".join(m for m in mode_text.split(",") if m and m not in _ZERO_DATE_MODES)
+            cur.execute("SET SESSION sql_mode = %s, time_zone = '+00:00', net_write_timeout = %s",
+                        (kept, int(self.query_timeout)))
+            cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        finally:
+            cur.close()
 
     def _open_reader(self) -> Any:
         config = self.config
@@ -142,39 +174,52 @@ class SnapshotReader:
             decoders = dict(pymysql.converters.decoders)
             decoders.update(self._converters)
             conn.decoders = decoders  # PyMySQL looks decoders up per result set
-        cur = conn.cursor()
-        try:
-            cur.execute("SELECT @@SESSION.sql_mode")
-            (mode,) = cur.fetchone()
-            mode_text = mode.decode() if isinstance(mode, bytes) else str(mode)
-            # Zero dates must be readable and comparable (chunk bounds), whatever the server's default.
-            kept = ",".join(m for m in mode_text.split(",") if m and m not in _ZERO_DATE_MODES)
-            cur.execute("SET SESSION sql_mode = %s, time_zone = '+00:00', net_write_timeout = %s",
-                        (kept, int(self.query_timeout)))
-            cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        finally:
-            cur.close()
+        self._session_setup(conn)
         return conn
 
     def _reader(self) -> Any:
-        return self._idle.pop() if self._idle else self._open_reader()
+        while self._idle:
+            conn = self._idle.pop()
+            try:
+                conn.ping()  # an idle connection may have died (server restart, wait_timeout)
+                return conn
+            except CLOSE_ERRORS as exc:
+                log.info("dropping a dead snapshot connection: %s", exc)
+                self._close_quietly(conn)
+        return self._open_reader()
+
+    @staticmethod
+    def _close_quietly(conn: Any) -> None:
+        try:
+            conn.close()
+        except CLOSE_ERRORS as exc:  # a dead socket is fine: we are letting it go
+            log.debug("closing a snapshot connection: %s", exc)
 
     def close(self) -> None:
         for conn in [*self._idle, self._control]:
             if conn is not None:
-                try:
-                    conn.close()
-                except Exception as exc:  # noqa: BLE001 - closing is best effort, a dead socket is fine
-                    log.debug("closing a snapshot connection: %s", exc)
+                self._close_quietly(conn)
         self._idle = []
         self._control = None
 
     # -- chunks ------------------------------------------------------------------------------------
 
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self.control().cursor() as cur:
-            cur.execute(sql, list(args))
-            return list(cur.fetchall())
+        """A chunking query; a connection lost since the last one (server restart) is reopened once."""
+        for attempt in (1, 2):
+            try:
+                with self.control().cursor() as cur:
+                    cur.execute(sql, list(args))
+                    return list(cur.fetchall())
+            except pymysql.err.MySQLError as exc:
+                if attempt == 1 and is_connection_lost(exc):
+                    self._close_quietly(self._control)
+                    self._control = None
+                    continue
+                raise ConnectorError(f"finding chunk boundaries on {address(self.config)} failed: "
+                                     f"{error_message(exc, self.config.password)}",
+                                     hint="Check the server; chunking can be started again.") from exc
+        raise AssertionError("unreachable")
 
     def chunks(self, schema: TableSchema, chunk_size: int) -> Iterator[Chunk]:
         if chunk_size < 1:
@@ -197,7 +242,7 @@ class SnapshotReader:
                 yield from dense
                 return
         order = ", ".join(quote_ident(c) for c in key)
-        select = f"SELECT {order} FROM {name}"
+        select = f"SELECT {order} FROM {name}"  # noqa: S608 - names quoted by quote_ident, values are parameters
         low: tuple[Any, ...] | None = None
         index = 0
         while True:
@@ -205,7 +250,7 @@ class SnapshotReader:
                 rows = self._query(f"{select} ORDER BY {order} LIMIT 1 OFFSET %s", [chunk_size])
             else:
                 where, args = where_compare(key, ">=", low)
-                rows = self._query(f"{select} WHERE {where} ORDER BY {order} LIMIT 1 OFFSET %s", args + [chunk_size])
+                rows = self._query(f"{select} WHERE {where} ORDER BY {order} LIMIT 1 OFFSET %s", [*args, chunk_size])
             if not rows:
                 yield Chunk(table, index, low, None)
                 return
@@ -218,7 +263,8 @@ class SnapshotReader:
         """Chunks by min/max arithmetic when the keys are dense enough; None to fall back to keyset paging."""
         table = schema.table
         quoted = quote_ident(column)
-        ((low, high),) = self._query(f"SELECT MIN({quoted}), MAX({quoted}) FROM {table_sql(schema)}")
+        sql = f"SELECT MIN({quoted}), MAX({quoted}) FROM {table_sql(schema)}"  # noqa: S608 - quoted names
+        ((low, high),) = self._query(sql)
         if low is None:
             return [Chunk(table, 0, None, None)]
         span = int(high) - int(low) + 1
@@ -253,7 +299,8 @@ class SnapshotReader:
                 exprs.append(quoted)
         where, params = chunk_where(schema.key_columns, chunk) if chunk.low is not None or chunk.high is not None \
             else ("", [])
-        return f"SELECT {', '.join(exprs)} FROM {table_sql(schema)}{where}", params
+        sql = f"SELECT {', '.join(exprs)} FROM {table_sql(schema)}{where}"  # noqa: S608 - quoted names, parameters
+        return sql, params
 
     def _row_fixer(self, schema: TableSchema) -> Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...]]] | None:
         """Per-row work the driver cannot do, or None when there is none for this table."""
@@ -309,7 +356,7 @@ class SnapshotReader:
             cur.close()
             conn.commit()
             finished = True
-        except (pymysql.err.MySQLError, *((MySQLdb.Error,) if MySQLdb is not None else ())) as exc:
+        except DRIVER_ERRORS as exc:
             raise ConnectorError(f"reading {schema.table} chunk {chunk.index} from {address(self.config)} failed: "
                                  f"{error_message(exc, self.config.password)}",
                                  hint="Check the server; the chunk can be read again.") from exc
@@ -318,7 +365,8 @@ class SnapshotReader:
                 self._idle.append(conn)
             else:
                 # Abandoned or failed mid-stream: draining an unbuffered result could take long; drop it.
-                try:
-                    conn.close()
-                except Exception as exc:  # noqa: BLE001 - the connection is being thrown away anyway
-                    log.debug("closing an abandoned snapshot connection: %s", exc)
+                # PyMySQL would still try to drain it when the result is garbage-collected: tell it not to.
+                result = getattr(conn, "_result", None)
+                if result is not None and hasattr(result, "unbuffered_active"):
+                    result.unbuffered_active = False
+                self._close_quietly(conn)

@@ -87,6 +87,7 @@ class TaskRunner:
                                         self.observer, self.stop, self._on_dirty_callback())
                 if not loader.run(schemas, source):
                     return "stopped"
+                self._finish_tables(schemas)
                 if mode == "full":
                     return self._finish("completed")
                 self.state["phase"] = "stream"
@@ -119,10 +120,24 @@ class TaskRunner:
 
     def _prepare_targets(self, schemas: dict[TableId, TableSchema]) -> None:
         self.observer.phase("schema")
+        # Secondary unique keys are built after a bulk load, which is faster than maintaining them row by row.
+        defer = self.spec.mode in ("full", "full+incremental")
         sink = self.new_sink()
         try:
             for mapping in self.spec.tables:
-                sink.prepare(schemas[mapping.source], mapping.target, if_exists=self.spec.options.if_exists)
+                sink.prepare(schemas[mapping.source], mapping.target, if_exists=self.spec.options.if_exists,
+                             defer_indexes=defer)
+                if not defer:
+                    sink.finish_table(schemas[mapping.source], mapping.target)
+        finally:
+            sink.close()
+
+    def _finish_tables(self, schemas: dict[TableId, TableSchema]) -> None:
+        """Build what prepare deferred (idempotent, so a resume may run it again)."""
+        sink = self.new_sink()
+        try:
+            for mapping in self.spec.tables:
+                sink.finish_table(schemas[mapping.source], mapping.target)
         finally:
             sink.close()
 

@@ -146,14 +146,32 @@ def same_type(current: TargetColumn, column: ColumnSchema) -> bool:
     return current.type == column_types(column, TableId("", ""))[0]
 
 
-def check_types(schema: TableSchema) -> None:
-    """Refuse a schema with a column PostgreSQL cannot hold, naming it, before anything is created."""
+def check_types(schema: TableSchema, target: TableId | None = None) -> None:
+    """Refuse, before anything is created, a column PostgreSQL cannot hold or a name it would cut short."""
     for column in schema.columns:
         column_types(column, schema.table)
+    names = [column.name for column in schema.columns]
+    if target is not None:
+        names += [target.database, target.name]
+    for name in names:
+        if len(name.encode()) > MAX_IDENTIFIER:
+            raise UnsupportedType(
+                f"table {schema.table}: the name {name!r} is longer than PostgreSQL's {MAX_IDENTIFIER} bytes, "
+                "and PostgreSQL would silently shorten it",
+                hint="map the table or column to a shorter name in the task")
 
 
 def qualified(table: TableId) -> sql.Identifier:
     return sql.Identifier(table.database, table.name)
+
+
+def param_ident(name: str) -> sql.SQL:
+    """A quoted identifier for a query that also carries %s placeholders: a '%' in the name is doubled."""
+    return sql.SQL(sql.Identifier(name).as_string(None).replace("%", "%%"))
+
+
+def param_qualified(table: TableId) -> sql.SQL:
+    return sql.SQL(qualified(table).as_string(None).replace("%", "%%"))
 
 
 def _columns_sql(schema: TableSchema, target: TableId, *, constraints: bool = True) -> list[sql.Composed]:
@@ -163,6 +181,7 @@ def _columns_sql(schema: TableSchema, target: TableId, *, constraints: bool = Tr
 
 
 def create_schema(name: str) -> sql.Composed:
+    """Run only when the schema is missing: PostgreSQL checks the CREATE privilege even with IF NOT EXISTS."""
     return sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(name))
 
 
@@ -243,15 +262,14 @@ def default_literal(column: ColumnSchema, value: Any) -> sql.Composed:
 def render(op: DdlOp, primary_key_name: Callable[[TableId], str | None]) -> list[sql.Composed]:
     """The statements for one planned operation (run in one transaction with the rest of the plan)."""
     if isinstance(op, CreateTable):
-        return [create_schema(op.table.database), *create_table(op.schema, op.table)]
+        return create_table(op.schema, op.table)
     if isinstance(op, DropTable):
         return [sql.SQL("DROP TABLE IF EXISTS {}").format(qualified(op.table))]
     if isinstance(op, RenameTable):
         statements: list[sql.Composed] = []
         if op.new.database != op.table.database:
-            statements += [create_schema(op.new.database),
-                           sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(qualified(op.table),
-                                                                         sql.Identifier(op.new.database))]
+            statements.append(sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(qualified(op.table),
+                                                                            sql.Identifier(op.new.database)))
         moved = TableId(op.new.database, op.table.name)
         if op.new.name != op.table.name:
             statements.append(sql.SQL("ALTER TABLE {} RENAME TO {}").format(qualified(moved),

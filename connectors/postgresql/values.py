@@ -73,26 +73,38 @@ def bit_converter(length: int) -> Convert:
     return convert
 
 
+def bit_text_converter(length: int) -> Convert:
+    """int -> the bit(length) string a query parameter carries ('0101')."""
+    limit = 1 << length
+
+    def convert(value: int) -> str:
+        if not 0 <= value < limit:
+            raise ValueError(f"{value} does not fit in bit({length})")
+        return format(value, f"0{length}b")
+
+    return convert
+
+
 def float32_check(value: float) -> float:
     if -FLOAT32_MAX <= value <= FLOAT32_MAX or not math.isfinite(value):
         return value
     raise ValueError(f"{value!r} is outside the range of real (float32)")
 
 
-def column_converter(column: ColumnSchema) -> Convert | None:
-    """The per-value conversion a column needs before binary COPY, or None for none."""
+def column_converter(column: ColumnSchema, *, binary: bool = True) -> Convert | None:
+    """The per-value conversion a column needs before binary COPY (or as a text parameter), or None."""
     ct = column.type
     if ct.kind is Kind.BIT:
-        return bit_converter(ct.length or 1)
+        return bit_converter(ct.length or 1) if binary else bit_text_converter(ct.length or 1)
     if ct.kind is Kind.FLOAT and ct.bits == 32:
         return float32_check
     return None
 
 
-def row_converter(columns: Sequence[ColumnSchema]) -> RowConvert | None:
+def row_converter(columns: Sequence[ColumnSchema], *, binary: bool = True) -> RowConvert | None:
     """A function converting a whole row, or None when every value goes to COPY as it is."""
     converters = [(index, convert) for index, column in enumerate(columns)
-                  if (convert := column_converter(column)) is not None]
+                  if (convert := column_converter(column, binary=binary)) is not None]
     if not converters:
         return None
 

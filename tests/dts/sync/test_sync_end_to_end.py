@@ -64,7 +64,8 @@ class SourceWriter:
             cur.execute("UPDATE orders SET amount = amount + 1, note = CONCAT(COALESCE(note, ''), '+') WHERE id = %s",
                         (target,))
         elif roll < 0.85:
-            cur.execute("UPDATE orders SET id = %s WHERE id = %s", (self.next_id + 1_000_000, target))
+            cur.execute("UPDATE orders SET id = %s WHERE id = %s", (self.next_id, target))
+            self.next_id += 1
         else:
             cur.execute("DELETE FROM orders WHERE id = %s", (target,))
         self.statements += 1
