@@ -10,26 +10,34 @@ PYTEST_ARGS ?=
 
 .PHONY: run test install install-system lint clean
 
-run: $(VENV)/.installed-base
+run:
 	@$(MAKE) --no-print-directory install-system PACKAGES_FOR=run
+	@$(MAKE) --no-print-directory $(VENV)/.installed-base
 	$(PY) manage.py runplatform
 
-test: $(VENV)/.installed-dev
+test:
 	@$(MAKE) --no-print-directory install-system PACKAGES_FOR=test
+	@$(MAKE) --no-print-directory $(VENV)/.installed-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-install: $(VENV)/.installed-dev
+install:
 	@$(MAKE) --no-print-directory install-system PACKAGES_FOR=test
+	@$(MAKE) --no-print-directory $(VENV)/.installed-dev
 
-# Debian packages, installed only when their binary is missing. 'run' needs only Redis (and only
-# when none is reachable); 'test' needs the three servers it starts on spare ports.
+# Debian packages, installed only when missing: the MariaDB client library and pkg-config to
+# build mysqlclient, Redis for 'run' (used only when none is reachable), and for 'test' the
+# servers it starts on spare ports (pgloader for the W1 benchmark).
 install-system:
 	@need=""; \
 	have() { command -v "$$1" >/dev/null 2>&1 || ls $$2 >/dev/null 2>&1; }; \
 	have redis-server /nonexistent || need="$$need redis-server"; \
+	have pkg-config /nonexistent || need="$$need pkg-config"; \
+	pkg-config --exists libmariadb 2>/dev/null || pkg-config --exists mysqlclient 2>/dev/null \
+	  || need="$$need libmariadb-dev"; \
 	if [ "$(PACKAGES_FOR)" = test ]; then \
 	  have mariadbd /usr/sbin/mariadbd || need="$$need mariadb-server"; \
 	  have initdb '/usr/lib/postgresql/*/bin/initdb' || need="$$need postgresql"; \
+	  have pgloader /nonexistent || need="$$need pgloader"; \
 	fi; \
 	if [ -n "$$need" ]; then \
 	  echo "Installing Debian packages:$$need"; \

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "dts.accounts",
     "dts.datasources",
     "dts.sync",
+    "dts.monitor",
     "dts.platform",
 ]
 
@@ -166,6 +167,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "purge-old-datasource-jobs": {"task": "dts.datasources.jobs.purge_old_jobs", "schedule": 3600.0},
     "supervise-sync-tasks": {"task": "dts.sync.jobs.supervise", "schedule": 15.0},
+    # A late evaluation is useless once the next one is due: let it expire instead of piling up.
+    "evaluate-delay-monitor": {"task": "dts.monitor.jobs.evaluate", "schedule": 5.0, "options": {"expires": 5.0}},
+    "purge-old-alerts": {"task": "dts.monitor.jobs.purge_old_alerts", "schedule": 3600.0},
 }
 
 CHANNEL_LAYERS = {

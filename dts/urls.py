@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from dts.console import console, healthz
+from dts.monitor.prometheus import metrics_view
 
 admin.site.site_header = "DTS platform administration"
 admin.site.site_title = "DTS admin"
@@ -16,5 +17,6 @@ urlpatterns = [
     # The docs page sends anonymous visitors to sign in; the schema it loads needs auth too.
     path("api/docs/", login_required(SpectacularSwaggerView.as_view(url_name="schema")), name="swagger-ui"),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("", console, name="console"),
 ]

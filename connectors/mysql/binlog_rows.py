@@ -274,24 +274,44 @@ def _decimal(precision: int, scale: int) -> Decoder:
     return decode
 
 
-def _prefixed(prefix: int, codec: str, *, strip: bool = False, pad_to: int = 0) -> Decoder:
+def _prefixed(prefix: int, codec: str, column: str, *, strip: bool = False, pad_to: int = 0) -> Decoder:
     """A value with a little-endian length prefix of prefix bytes; decoded with codec ('' for bytes)."""
+    def text(raw: bytes) -> str:
+        try:
+            value = raw.decode(codec)
+        except UnicodeDecodeError as exc:
+            if codec != "cp1252":
+                raise ConnectorError(f"column {column!r} holds bytes that are not valid {codec}: {exc}",
+                                     hint="Fix the value at the source, or map the column as binary.") from exc
+            value = raw.decode("latin-1")  # MySQL's latin1 keeps the 5 bytes cp1252 leaves undefined
+        return value.rstrip(" ") if strip else value
+
     if prefix == 1:
         def length_at(data: bytes, pos: int) -> int:
             return data[pos]
+    elif prefix == 2:
+        def length_at(data: bytes, pos: int) -> int:
+            return data[pos] | data[pos + 1] << 8
     else:
         def length_at(data: bytes, pos: int) -> int:
             return int.from_bytes(data[pos:pos + prefix], "little")
+
+    if codec and not strip and codec != "cp1252":
+        def decode_plain(data: bytes, pos: int) -> tuple[Any, int]:
+            # The common case (utf8mb4 VARCHAR/TEXT), kept to one call: decode errors are rare.
+            start = pos + prefix
+            end = start + length_at(data, pos)
+            try:
+                return data[start:end].decode(codec), end
+            except UnicodeDecodeError:
+                return text(data[start:end]), end
+        return decode_plain
 
     if codec:
         def decode_text(data: bytes, pos: int) -> tuple[Any, int]:
             start = pos + prefix
             end = start + length_at(data, pos)
-            try:
-                text = data[start:end].decode(codec)
-            except UnicodeDecodeError:
-                text = data[start:end].decode("latin-1")  # MySQL latin1 holds bytes cp1252 leaves undefined
-            return (text.rstrip(" ") if strip else text), end
+            return text(data[start:end]), end
         return decode_text
 
     def decode_bytes(data: bytes, pos: int) -> tuple[Any, int]:
@@ -534,16 +554,16 @@ def make_decoder(col: BinlogColumn, target: CanonicalType, policy: str) -> Decod
     if code == FIELD_TYPE.NEWDECIMAL:
         return _decimal(col.precision, col.scale)
     if code in (FIELD_TYPE.VARCHAR, FIELD_TYPE.VAR_STRING):
-        return _prefixed(2 if col.max_length > 255 else 1, "" if col.binary else col.codec)
+        return _prefixed(2 if col.max_length > 255 else 1, "" if col.binary else col.codec, col.name)
     if code == FIELD_TYPE.STRING:
         prefix = 2 if col.max_length > 255 else 1
         if col.binary:
-            return _prefixed(prefix, "", pad_to=col.max_length)
-        return _prefixed(prefix, col.codec, strip=True)
+            return _prefixed(prefix, "", col.name, pad_to=col.max_length)
+        return _prefixed(prefix, col.codec, col.name, strip=True)
     if code in _BLOB_TYPES:
-        return _prefixed(col.length_size, "" if col.binary else col.codec)
+        return _prefixed(col.length_size, "" if col.binary else col.codec, col.name)
     if code == FIELD_TYPE.GEOMETRY:
-        return _prefixed(col.length_size, "")
+        return _prefixed(col.length_size, "", col.name)
     if code == FIELD_TYPE.JSON:
         return _mysql_json(col.length_size)
     if code == FIELD_TYPE.ENUM:

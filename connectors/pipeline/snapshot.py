@@ -35,6 +35,7 @@ class SnapshotLoader:
         self._local = threading.local()
         self._opened: list[Source | Sink] = []
         self._limiter = RateLimiter(spec.options.rate_limit_rows)
+        self._halt = threading.Event()  # a chunk failed: the others end early (the caller's stop is left alone)
 
     def run(self, schemas: dict[Any, TableSchema], source: Source) -> bool:
         """Load every table not yet finished. Returns False when stopped before the end."""
@@ -64,7 +65,7 @@ class SnapshotLoader:
                 finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
                 for future in finished:
                     if future.exception() is not None:
-                        self.stop.set()  # let the other chunks end early; the error is raised below
+                        self._halt.set()  # let the other chunks end early; the error is raised below
                         raise future.exception()  # type: ignore[misc]
         finally:
             for opened in self._opened:
@@ -79,7 +80,7 @@ class SnapshotLoader:
         return self._local.source, self._local.sink
 
     def _load(self, mapping: TableMapping, schema: TableSchema, chunk: Chunk) -> None:
-        if self.stop.is_set():
+        if self.stop.is_set() or self._halt.is_set():
             return
         source, sink = self._connections()
         rows = source.read_chunk(schema, chunk)

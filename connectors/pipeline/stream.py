@@ -50,6 +50,7 @@ class StreamRunner:
         self.tables = {mapping.source for mapping in spec.tables}
         self._handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=2)
         self._writer_done = threading.Event()  # the reader stops handing off once nobody takes
+        self._halt = threading.Event()  # ends the reader; unlike `stop`, it says nothing to the caller
 
     def run(self, start: Position) -> None:
         reader = threading.Thread(target=self._read, args=(start,), name="stream-reader", daemon=True)
@@ -58,7 +59,7 @@ class StreamRunner:
             self._write_loop()
         finally:
             self._writer_done.set()
-            self.stop.set()
+            self._halt.set()
             reader.join(timeout=30)
 
     # --- reader thread -------------------------------------------------------------------------
@@ -118,7 +119,7 @@ class StreamRunner:
                         builder.commit(event.position, event.commit_time)
                         self._flush(builder)
                         last_idle_checkpoint = now
-            if self.stop.is_set():
+            if self.stop.is_set() or self._halt.is_set():
                 break
         if len(builder) or builder.position is not None:
             self._flush(builder)

@@ -5,6 +5,13 @@ from rest_framework.routers import DefaultRouter
 
 from dts.accounts.views import ApiTokenViewSet, AuditLogViewSet, MembershipViewSet, MeView, WorkspaceViewSet
 from dts.datasources.views import DatasourceJobViewSet, DatasourceViewSet
+from dts.monitor.views import (
+    AlertChannelViewSet,
+    AlertDeliveryViewSet,
+    AlertEventViewSet,
+    AlertRuleViewSet,
+    TaskMetricsViewSet,
+)
 from dts.sync.views import SyncTaskViewSet
 
 router = DefaultRouter()
@@ -15,6 +22,11 @@ router.register("audit-log", AuditLogViewSet, basename="auditlog")
 router.register("datasources", DatasourceViewSet)
 router.register("datasource-jobs", DatasourceJobViewSet)
 router.register("tasks", SyncTaskViewSet)
+router.register("alert-channels", AlertChannelViewSet)
+router.register("alert-rules", AlertRuleViewSet)
+router.register("alert-events", AlertEventViewSet)
+router.register("alert-deliveries", AlertDeliveryViewSet)
+router.register("task-metrics", TaskMetricsViewSet, basename="taskmetrics")
 
 urlpatterns = [
     path("me/", MeView.as_view(), name="me"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 
 from django.conf import settings
 from django.db import connections
@@ -89,15 +90,18 @@ class SyncRunner:
             task.mark_stopped()
 
     def _watch(self, lease: TaskLease) -> None:
-        """Renew the lease and look for a stop request, about every lease-TTL/3."""
-        interval = max(0.2, settings.DTS_LEASE_TTL_SECONDS / 3)
+        """Look for a stop request every second; renew the lease about every lease-TTL/3."""
+        renew_every = max(0.2, settings.DTS_LEASE_TTL_SECONDS / 3)
+        renewed = time.monotonic()
         try:
-            while not self.stop.wait(interval):
-                if not lease.renew():
-                    log.error("task %s: lease lost; stopping this runner", self.task_id)
-                    self.lease_lost.set()
-                    self.stop.set()
-                    return
+            while not self.stop.wait(min(1.0, renew_every)):
+                if time.monotonic() - renewed >= renew_every:
+                    if not lease.renew():
+                        log.error("task %s: lease lost; stopping this runner", self.task_id)
+                        self.lease_lost.set()
+                        self.stop.set()
+                        return
+                    renewed = time.monotonic()
                 desired = SyncTask.objects.filter(pk=self.task_id).values_list("desired_state", flat=True).first()
                 if desired != "running":
                     self.stop.set()

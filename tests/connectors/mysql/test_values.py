@@ -261,3 +261,22 @@ def test_decimal_and_fractional_second_layouts_agree_between_snapshot_and_binlog
     snapshot = sorted(r for chunk in source.snapshot_chunks(schema, 1000) for r in source.read_chunk(schema, chunk))
     streamed = [e.after for e in changes_since(source, start, table) if e.op == INSERT]
     assert len(snapshot) == 60 and streamed == snapshot
+
+
+def test_other_character_sets_decode_alike_on_both_paths(sql: Sql, make_source: Any) -> None:
+    sql("CREATE TABLE cs (id int primary key, c char(5) CHARACTER SET latin1, v varchar(300) CHARACTER SET latin1, "
+        "t text CHARACTER SET latin1, u varchar(10) CHARACTER SET utf8mb3, g varchar(10) CHARACTER SET gbk)")
+    table = TableId(sql.database, "cs")
+    source = make_source()
+    start = source.current_position()
+    expected = [(1, "\u00e9\u20ac", "caf\u00e9 " * 50, "\u00fc\u00df\u20ac", "\u4e2d\u00e9", "\u4e2d\u6587"),
+                (2, "a", "", "", "", "")]
+    for row in expected:
+        sql("INSERT INTO cs VALUES (%s, %s, %s, %s, %s, %s)", row)
+    schema = source.table_schema(table)
+    assert schema.column("v").type.length == 300
+    snapshot = sorted(r for chunk in source.snapshot_chunks(schema, 10) for r in source.read_chunk(schema, chunk))
+    streamed = [e.after for e in changes_since(source, start, table) if e.op == INSERT]
+    assert snapshot == expected and streamed == expected  # VARCHAR keeps its trailing space, CHAR does not
+    assert all(e.schema is not None and e.schema.columns == schema.columns
+               for e in changes_since(source, start, table) if e.op == INSERT)

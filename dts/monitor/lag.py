@@ -1,0 +1,189 @@
+"""How far behind its source a task is, from what its runner reports and the source's head.
+
+Lag is now - the source commit time of the last applied event while the task is behind the
+head, and 0 once its position has reached the head: an idle source shows 0, however old its
+last commit. The result is kept in Redis per task for the API, /metrics and the console.
+
+Runner metrics (dts:metrics:task:<id>, written by dts.sync.observer about once a second):
+events_applied, rows_applied, updated_at (epoch), position (JSON: MySQL {"file", "pos", "gtid"}),
+last_commit_time (epoch).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import redis
+
+from connectors.mysql.position import BinlogPosition
+from dts.monitor.redis_values import hash_as_text
+from dts.monitor.source_head import read_head
+from dts.monitor.source_sql import SourceUnavailable
+from dts.sync.lease import TaskLease
+from dts.sync.models import SyncTask
+from dts.sync.observer import metrics_key
+
+# A runner holding its lease whose position has not moved this long while behind is shown as stalled;
+# stalled alert rules choose their own threshold.
+DEFAULT_STALL_SECONDS = 60.0
+STATE_TTL_SECONDS = 2 * 86400
+
+
+class State:
+    CAUGHT_UP = "caught_up"
+    BEHIND = "behind"
+    STALLED = "stalled"
+    UNKNOWN = "unknown"  # no position yet (snapshot phase), or the head cannot be read
+    INACTIVE = "inactive"  # not queued, running or paused
+
+
+@dataclass(frozen=True)
+class TaskLag:
+    task_id: int
+    status: str
+    state: str
+    lag_seconds: float | None
+    caught_up: bool | None
+    position: dict[str, Any] | None
+    head: dict[str, Any] | None
+    head_error: str
+    position_since: float | None
+    position_unchanged_seconds: float | None
+    lease_held: bool
+    events_applied: int | None
+    rows_applied: int | None
+    events_per_second: float | None
+    rows_per_second: float | None
+    last_commit_time: float | None
+    metrics_updated_at: float | None
+    evaluated_at: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def state_key(task_id: int) -> str:
+    return f"dts:monitor:task:{task_id}"
+
+
+# Kept between measurements for the next one, not part of what readers see.
+_INTERNAL = ("position_key",)
+
+
+def _stored(client: redis.Redis, task_id: int) -> dict[str, Any]:
+    raw = client.get(state_key(task_id))
+    return json.loads(raw) if raw else {}
+
+
+def _public(data: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in data.items() if key not in _INTERNAL}
+
+
+def load(client: redis.Redis, task_id: int) -> dict[str, Any] | None:
+    """The last measurement stored for a task, as a dict (None before the first evaluation)."""
+    data = _stored(client, task_id)
+    return _public(data) if data else None
+
+
+def load_many(client: redis.Redis, task_ids: list[int]) -> dict[int, dict[str, Any]]:
+    if not task_ids:
+        return {}
+    values = client.mget([state_key(task_id) for task_id in task_ids])
+    return {task_id: _public(json.loads(raw)) for task_id, raw in zip(task_ids, values, strict=True) if raw}
+
+
+def read_metrics(client: redis.Redis, task_id: int) -> dict[str, Any]:
+    """The runner's metrics hash, decoded; missing fields are absent."""
+    raw = hash_as_text(client, metrics_key(task_id))
+    metrics: dict[str, Any] = {}
+    for name in ("events_applied", "rows_applied"):
+        if raw.get(name):
+            metrics[name] = int(float(raw[name]))
+    for name in ("updated_at", "last_commit_time"):
+        if raw.get(name):
+            metrics[name] = float(raw[name])
+    if raw.get("position"):
+        metrics["position"] = json.loads(raw["position"])
+    return metrics
+
+
+def is_caught_up(engine: str, position: dict[str, Any] | None, head: dict[str, Any] | None) -> bool | None:
+    """Whether the applied position has reached the head; None when either is unknown or unreadable."""
+    if position is None or head is None:
+        return None
+    if engine == "mysql":
+        try:
+            # The cached head may be a few seconds old, so the task can be ahead of it: that is caught up too.
+            return BinlogPosition.from_json(position) >= BinlogPosition.from_json(head)
+        except ValueError:
+            return None
+    return position == head
+
+
+def measure(task: SyncTask, client: redis.Redis, now: float) -> TaskLag:
+    """Measure one task and store the result (the next measurement needs it for rates and stalls)."""
+    metrics = read_metrics(client, task.pk)
+    previous = _stored(client, task.pk)
+    position = metrics.get("position")
+    active = task.is_active
+    head: dict[str, Any] | None = None
+    head_error = ""
+    if active:
+        try:
+            source_head = read_head(task.source, client, now)
+            head = source_head.position if source_head is not None else None
+        except SourceUnavailable as exc:
+            head_error = str(exc)
+    caught_up = is_caught_up(task.source.engine, position, head)
+    last_commit = metrics.get("last_commit_time")
+
+    if not active:
+        lag = None
+    elif caught_up:
+        lag = 0.0
+    elif position is None or last_commit is None:
+        lag = None
+    else:
+        # Behind the head, or the head is unknown: then this is an upper bound, the safe side for alerts.
+        lag = max(0.0, now - last_commit)
+
+    canonical = json.dumps(position, sort_keys=True) if position is not None else None
+    since = previous.get("position_since") if previous.get("position_key") == canonical else None
+    since = now if since is None and position is not None else since
+    unchanged = now - since if since is not None else None
+    lease_held = TaskLease.is_held(task.pk, client)
+    events_rate = _rate(metrics.get("events_applied"), previous.get("events_applied"), now,
+                        previous.get("evaluated_at"))
+    rows_rate = _rate(metrics.get("rows_applied"), previous.get("rows_applied"), now, previous.get("evaluated_at"))
+
+    if not active:
+        state = State.INACTIVE
+    elif caught_up:
+        state = State.CAUGHT_UP
+    elif caught_up is False and lease_held and unchanged is not None and unchanged >= DEFAULT_STALL_SECONDS:
+        state = State.STALLED
+    elif caught_up is False:
+        state = State.BEHIND
+    else:
+        state = State.UNKNOWN  # lag may still be known (an upper bound) when the head is not
+
+    result = TaskLag(
+        task_id=task.pk, status=task.status, state=state, lag_seconds=lag, caught_up=caught_up, position=position,
+        head=head, head_error=head_error, position_since=since, position_unchanged_seconds=unchanged,
+        lease_held=lease_held, events_applied=metrics.get("events_applied"), rows_applied=metrics.get("rows_applied"),
+        events_per_second=events_rate, rows_per_second=rows_rate, last_commit_time=last_commit,
+        metrics_updated_at=metrics.get("updated_at"), evaluated_at=now,
+    )
+    stored = result.as_dict() | {"position_key": canonical}
+    client.set(state_key(task.pk), json.dumps(stored), ex=STATE_TTL_SECONDS)
+    return result
+
+
+def _rate(current: int | None, previous: int | None, now: float, previous_at: float | None) -> float | None:
+    if current is None or previous is None or previous_at is None or now <= previous_at:
+        return None
+    if current < previous:
+        return None  # counters restart with a new runner: no rate across the restart
+    return (current - previous) / (now - previous_at)
