@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
@@ -15,28 +13,10 @@ from rest_framework.response import Response
 
 from dts.accounts.roles import Role
 from dts.api.viewsets import WorkspaceScopedViewSet
+from dts.api.waiting import WAIT_PARAMETER, wait_for, wait_seconds
 from dts.datasources.jobs import run_datasource_job
 from dts.datasources.models import Datasource, DatasourceJob
 from dts.datasources.serializers import DatasourceJobSerializer, DatasourceSerializer
-
-WAIT_PARAMETER = OpenApiParameter(
-    "wait", float, description="Seconds to wait for the result before answering 202 with the job (0 = do not wait).")
-
-
-def _wait_seconds(request: Request) -> float:
-    try:
-        wait = float(request.query_params.get("wait", settings.DTS_QUICK_JOB_WAIT_SECONDS))
-    except ValueError:
-        wait = settings.DTS_QUICK_JOB_WAIT_SECONDS
-    return max(0.0, min(wait, 120.0))
-
-
-def _wait_for(job: DatasourceJob, seconds: float) -> DatasourceJob:
-    deadline = time.monotonic() + seconds
-    while not job.done and time.monotonic() < deadline:
-        time.sleep(0.1)
-        job.refresh_from_db()
-    return job
 
 
 class DatasourceViewSet(WorkspaceScopedViewSet):
@@ -56,7 +36,7 @@ class DatasourceViewSet(WorkspaceScopedViewSet):
         return job
 
     def _job_response(self, job: DatasourceJob, request: Request) -> Response:
-        job = _wait_for(job, _wait_seconds(request))
+        job = wait_for(job, wait_seconds(request))
         data = DatasourceJobSerializer(job, context={"request": request}).data
         headers = {"Location": data["url"]}
         return Response(data, status=status.HTTP_200_OK if job.done else status.HTTP_202_ACCEPTED, headers=headers)

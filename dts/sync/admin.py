@@ -3,7 +3,7 @@ from typing import Any
 from django.contrib import admin
 
 from dts.accounts.admin_audit import AuditedModelAdmin
-from dts.sync.models import Checkpoint, QuarantinedRow, SyncTask, TableProgress, TaskLog, TaskRun
+from dts.sync.models import Checkpoint, QuarantinedRow, SyncTask, TableProgress, TaskLog, TaskPrecheck, TaskRun
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -58,3 +58,8 @@ class TaskLogAdmin(ReadOnlyAdmin):
 @admin.register(QuarantinedRow)
 class QuarantinedRowAdmin(ReadOnlyAdmin):
     list_display = ["task", "source_table", "key", "column", "error", "created_at"]
+
+
+@admin.register(TaskPrecheck)
+class TaskPrecheckAdmin(ReadOnlyAdmin):
+    list_display = ["task", "status", "created_at", "finished_at"]

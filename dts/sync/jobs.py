@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from dts.sync.lease import TaskLease, redis_client
 from dts.sync.models import Mode, Status, SyncTask
+from dts.sync.prechecks import PrecheckRunner
 from dts.sync.runner import SyncRunner
 
 log = logging.getLogger("dts.sync")
@@ -25,6 +26,11 @@ def enqueue(task: SyncTask) -> None:
     """Streams go to the 'stream' queue; one-off loads to 'snapshot'."""
     streaming = task.mode in (Mode.INCREMENTAL, Mode.FULL_INCREMENTAL)
     run_sync_task.apply_async(args=[task.pk], queue="stream" if streaming else "snapshot")
+
+
+@shared_task(name="dts.sync.jobs.run_task_precheck", ignore_result=True)
+def run_task_precheck(precheck_id: int) -> None:
+    PrecheckRunner(precheck_id).run()
 
 
 @shared_task(name="dts.sync.jobs.supervise", ignore_result=True)

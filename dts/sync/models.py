@@ -223,6 +223,32 @@ class TaskLog(models.Model):
         return f"{self.at:%H:%M:%S} {self.level} {self.message[:60]}"
 
 
+class TaskPrecheck(models.Model):
+    """A pre-check of a task (source, target and every table), run on a worker before it starts."""
+
+    task = models.ForeignKey(SyncTask, on_delete=models.CASCADE, related_name="prechecks")
+    status = models.CharField(max_length=16, default="queued")  # queued, running, succeeded, failed
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"pre-check of {self.task} ({self.status})"
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("succeeded", "failed")
+
+    def finish(self, result: dict[str, Any] | None, error: str = "") -> None:
+        self.status = "failed" if error else "succeeded"
+        self.result, self.error, self.finished_at = result, error, timezone.now()
+        self.save(update_fields=["status", "result", "error", "finished_at"])
+
+
 class QuarantinedRow(models.Model):
     """A row the target rejected, kept under the task's dirty-data policy instead of being lost."""
 

@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from connectors.spec import SpecError, TaskSpec
 from dts.datasources.serializers import MemberWorkspaceField
-from dts.sync.models import Checkpoint, QuarantinedRow, SyncTask, TableProgress, TaskLog, TaskRun
+from dts.sync.models import Checkpoint, QuarantinedRow, SyncTask, TableProgress, TaskLog, TaskPrecheck, TaskRun
 
 
 class SyncTaskSerializer(serializers.ModelSerializer):
@@ -59,6 +59,13 @@ class SyncTaskSerializer(serializers.ModelSerializer):
                 field = path.split(".")[0].split("[")[0] or "non_field_errors"
                 errors.setdefault(field, []).append(f"{path}: {message}")
             raise serializers.ValidationError(errors) from None
+
+
+class TaskPrecheckSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TaskPrecheck
+        fields = ["id", "task", "status", "result", "error", "created_at", "finished_at"]
+        read_only_fields = fields
 
 
 class TaskRunSerializer(serializers.ModelSerializer):

@@ -13,14 +13,16 @@ from rest_framework.response import Response
 
 from dts.accounts.roles import Role
 from dts.api.viewsets import WorkspaceScopedViewSet
-from dts.sync.jobs import enqueue
-from dts.sync.models import ACTIVE, Checkpoint, InvalidTransition, Status, SyncTask, TableProgress
+from dts.api.waiting import WAIT_PARAMETER, wait_for, wait_seconds
+from dts.sync.jobs import enqueue, run_task_precheck
+from dts.sync.models import ACTIVE, Checkpoint, InvalidTransition, Status, SyncTask, TableProgress, TaskPrecheck
 from dts.sync.serializers import (
     CheckpointSerializer,
     QuarantinedRowSerializer,
     SyncTaskSerializer,
     TableProgressSerializer,
     TaskLogSerializer,
+    TaskPrecheckSerializer,
     TaskRunSerializer,
 )
 from dts.sync.specs import spec_json
@@ -31,10 +33,35 @@ class SyncTaskViewSet(WorkspaceScopedViewSet):
     serializer_class = SyncTaskSerializer
     filterset_fields = ["workspace", "status", "mode", "source", "target"]
     action_roles = {"start": Role.OPERATOR, "stop": Role.OPERATOR, "resume": Role.OPERATOR,
-                    "restart": Role.OPERATOR}
+                    "restart": Role.OPERATOR, "precheck": Role.OPERATOR}
+
+    @extend_schema(request=None, responses={200: TaskPrecheckSerializer, 202: TaskPrecheckSerializer},
+                   parameters=[WAIT_PARAMETER])
+    @action(detail=True, methods=["post"])
+    def precheck(self, request: Request, pk: str | None = None) -> Response:
+        """Check the source, the target and every table on a worker: each item with a status and a fix hint."""
+        task = self.get_object()
+        with transaction.atomic():
+            check = TaskPrecheck.objects.create(task=task)
+            transaction.on_commit(lambda: run_task_precheck.delay(check.pk))
+        check = wait_for(check, wait_seconds(request))
+        data = TaskPrecheckSerializer(check).data
+        return Response(data, status=status.HTTP_200_OK if check.done else status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses=TaskPrecheckSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def prechecks(self, request: Request, pk: str | None = None) -> Response:
+        """Pre-checks of this task, newest first (poll here after a 202)."""
+        return self._paged(self.get_object().prechecks.all(), TaskPrecheckSerializer)
 
     def extra_create_fields(self) -> dict[str, Any]:
         return {"created_by": self.request.user}
+
+    def perform_create(self, serializer: Any) -> None:
+        """A new task is pre-checked straight away; GET …/prechecks/ shows the outcome."""
+        super().perform_create(serializer)
+        check = TaskPrecheck.objects.create(task=serializer.instance)
+        transaction.on_commit(lambda: run_task_precheck.delay(check.pk))
 
     def perform_destroy(self, instance: SyncTask) -> None:
         if instance.is_active:
