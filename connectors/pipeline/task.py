@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from connectors.base import Sink, Source
 from connectors.config import ConnectionConfig
@@ -33,21 +33,35 @@ class QuarantineLimitExceeded(ConnectorError):
     """More rows were quarantined than the task allows."""
 
 
+def endpoint_configs(spec: TaskSpec) -> tuple[ConnectionConfig, ConnectionConfig]:
+    """The source and target connection configs with the task's options the connectors read."""
+    options = spec.options
+    source = dataclasses.replace(spec.source, options={
+        **spec.source.options, "zero_date_policy": options.zero_date_policy, "server_id": options.server_id,
+        "allow_no_primary_key": options.allow_no_primary_key, "heartbeat_seconds": options.heartbeat_seconds})
+    target = dataclasses.replace(spec.target, options={**spec.target.options, "source_engine": spec.source.engine})
+    return source, target
+
+
+class SnapshotStage(Protocol):
+    def run(self, schemas: dict[TableId, TableSchema], source: Source) -> bool: ...
+
+
 class TaskRunner:
+    """Runs a spec. `snapshot_stage` replaces the in-process chunk loader, e.g. with one that fans
+    chunks out to other workers; it is called with this runner and returns the stage to run."""
+
     def __init__(self, spec: TaskSpec, store: CheckpointStore, observer: Observer | None = None,
                  stop: threading.Event | None = None,
                  source_factory: Callable[[ConnectionConfig], Source] = source_for,
-                 sink_factory: Callable[[ConnectionConfig], Sink] = sink_for) -> None:
+                 sink_factory: Callable[[ConnectionConfig], Sink] = sink_for,
+                 snapshot_stage: Callable[[TaskRunner], SnapshotStage] | None = None) -> None:
         self.spec = spec
         self.store = store
         self.observer = observer or NullObserver()
         self.stop = stop or threading.Event()
-        options = spec.options
-        self.source_config = dataclasses.replace(spec.source, options={
-            **spec.source.options, "zero_date_policy": options.zero_date_policy, "server_id": options.server_id,
-            "allow_no_primary_key": options.allow_no_primary_key, "heartbeat_seconds": options.heartbeat_seconds})
-        self.sink_config = dataclasses.replace(spec.target, options={
-            **spec.target.options, "source_engine": spec.source.engine})
+        self.source_config, self.sink_config = endpoint_configs(spec)
+        self._snapshot_stage = snapshot_stage
         self._source_factory = source_factory
         self._sink_factory = sink_factory
         self._state_lock = threading.Lock()
@@ -83,8 +97,12 @@ class TaskRunner:
                 self.save()
             if self.state["phase"] == "snapshot":
                 self.observer.phase("snapshot")
-                loader = SnapshotLoader(self.spec, self.new_source, self.new_sink, self.state, self.save,
-                                        self.observer, self.stop, self._on_dirty_callback())
+                loader: SnapshotStage
+                if self._snapshot_stage is not None:
+                    loader = self._snapshot_stage(self)
+                else:
+                    loader = SnapshotLoader(self.spec, self.new_source, self.new_sink, self.state, self.save,
+                                            self.observer, self.stop, self.on_dirty_callback())
                 if not loader.run(schemas, source):
                     return "stopped"
                 self._finish_tables(schemas)
@@ -154,7 +172,7 @@ class TaskRunner:
         ddl_sink = self.new_sink()
         try:
             StreamRunner(self.spec, source, writer, ddl_sink, self._save_position, self.observer, self.stop,
-                         self._on_dirty_callback()).run(start)
+                         self.on_dirty_callback()).run(start)
         finally:
             writer.close()
             ddl_sink.close()
@@ -164,7 +182,7 @@ class TaskRunner:
         self.state["quarantined"] = self.quarantine_count
         self.save()
 
-    def _on_dirty_callback(self) -> Callable[[Any], None] | None:
+    def on_dirty_callback(self) -> Callable[[Any], None] | None:
         if self.spec.options.dirty_data_policy != "quarantine":
             return None
 
