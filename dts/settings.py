@@ -202,6 +202,8 @@ SPECTACULAR_SETTINGS = {
 
 # A runner holds its task's lease this long without renewing before the supervisor takes over.
 DTS_LEASE_TTL_SECONDS = env.float("DTS_LEASE_TTL_SECONDS", default=30.0)
+# Snapshot chunks fan out to workers on the 'snapshot' queue (off: threads inside the task's own job).
+DTS_DISTRIBUTED_SNAPSHOT = env.bool("DTS_DISTRIBUTED_SNAPSHOT", default=True)
 # MySQL server_id values for binlog streams are allocated above this (keep clear of real replicas).
 DTS_SERVER_ID_BASE = env.int("DTS_SERVER_ID_BASE", default=1_000_000)
 

@@ -3,7 +3,16 @@ from typing import Any
 from django.contrib import admin
 
 from dts.accounts.admin_audit import AuditedModelAdmin
-from dts.sync.models import Checkpoint, QuarantinedRow, SyncTask, TableProgress, TaskLog, TaskPrecheck, TaskRun
+from dts.sync.models import (
+    Checkpoint,
+    QuarantinedRow,
+    SnapshotChunk,
+    SyncTask,
+    TableProgress,
+    TaskLog,
+    TaskPrecheck,
+    TaskRun,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -63,3 +72,9 @@ class QuarantinedRowAdmin(ReadOnlyAdmin):
 @admin.register(TaskPrecheck)
 class TaskPrecheckAdmin(ReadOnlyAdmin):
     list_display = ["task", "status", "created_at", "finished_at"]
+
+
+@admin.register(SnapshotChunk)
+class SnapshotChunkAdmin(ReadOnlyAdmin):
+    list_display = ["task", "source_table", "index", "status", "rows", "attempts", "finished_at"]
+    list_filter = ["status"]

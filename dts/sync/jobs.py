@@ -9,6 +9,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from dts.sync.chunk_runner import ChunkRunner
 from dts.sync.lease import TaskLease, redis_client
 from dts.sync.models import Mode, Status, SyncTask
 from dts.sync.prechecks import PrecheckRunner
@@ -26,6 +27,11 @@ def enqueue(task: SyncTask) -> None:
     """Streams go to the 'stream' queue; one-off loads to 'snapshot'."""
     streaming = task.mode in (Mode.INCREMENTAL, Mode.FULL_INCREMENTAL)
     run_sync_task.apply_async(args=[task.pk], queue="stream" if streaming else "snapshot")
+
+
+@shared_task(name="dts.sync.jobs.run_snapshot_chunk", ignore_result=True, acks_late=True)
+def run_snapshot_chunk(chunk_id: int) -> None:
+    ChunkRunner(chunk_id).run()
 
 
 @shared_task(name="dts.sync.jobs.run_task_precheck", ignore_result=True)

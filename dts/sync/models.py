@@ -223,6 +223,37 @@ class TaskLog(models.Model):
         return f"{self.at:%H:%M:%S} {self.level} {self.message[:60]}"
 
 
+class SnapshotChunk(models.Model):
+    """One primary-key range of a table's snapshot, loaded by any worker on the 'snapshot' queue."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    task = models.ForeignKey(SyncTask, on_delete=models.CASCADE, related_name="snapshot_chunks")
+    source_table = models.CharField(max_length=300)
+    index = models.IntegerField()
+    bounds = models.JSONField(help_text="The chunk as the data plane describes it (table, index, low, high).")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    rows = models.BigIntegerField(default=0)
+    attempts = models.IntegerField(default=0)
+    error = models.TextField(blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["task", "source_table", "index"]
+        constraints = [models.UniqueConstraint(fields=["task", "source_table", "index"], name="one_chunk_per_index")]
+        indexes = [models.Index(fields=["task", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.source_table} chunk {self.index} ({self.status})"
+
+
 class TaskPrecheck(models.Model):
     """A pre-check of a task (source, target and every table), run on a worker before it starts."""
 

@@ -11,13 +11,15 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import connections
 
 from connectors.errors import ConnectorError, is_transient
-from connectors.pipeline.task import TaskRunner
+from connectors.pipeline.task import SnapshotStage, TaskRunner
 from dts.sync.checkpoints import DatabaseCheckpointStore
+from dts.sync.distributed_snapshot import DistributedSnapshot
 from dts.sync.lease import TaskLease
 from dts.sync.models import Status, SyncTask, TaskRun
 from dts.sync.observer import DatabaseObserver
@@ -60,7 +62,8 @@ class SyncRunner:
         backoff = 1.0
         while True:
             try:
-                outcome = TaskRunner(spec_for(task), DatabaseCheckpointStore(task), observer, self.stop).run()
+                outcome = TaskRunner(spec_for(task), DatabaseCheckpointStore(task), observer, self.stop,
+                                     snapshot_stage=self._snapshot_stage(task)).run()
             except Exception as exc:
                 if is_transient(exc) and not self.stop.is_set():
                     observer.log("warning", f"{type(exc).__name__}: {exc}; retrying in {backoff:.0f}s")
@@ -88,6 +91,13 @@ class SyncRunner:
         task.refresh_from_db()
         if task.status in (Status.RUNNING, Status.PAUSED):
             task.mark_stopped()
+
+    @staticmethod
+    def _snapshot_stage(task: SyncTask) -> Callable[[TaskRunner], SnapshotStage] | None:
+        """Chunks fan out to workers on the 'snapshot' queue unless DTS_DISTRIBUTED_SNAPSHOT is off."""
+        if not settings.DTS_DISTRIBUTED_SNAPSHOT:
+            return None
+        return lambda runner: DistributedSnapshot(task, runner)
 
     def _watch(self, lease: TaskLease) -> None:
         """Look for a stop request every second; renew the lease about every lease-TTL/3."""
