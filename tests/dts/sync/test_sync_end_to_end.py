@@ -16,7 +16,7 @@ import pytest
 from dts.datasources.models import Datasource
 from dts.localservers import MariaDBServer, PostgresServer
 from dts.sync.jobs import supervise
-from dts.sync.models import Checkpoint, SyncTask, TableProgress
+from dts.sync.models import Checkpoint, SnapshotChunk, SyncTask, TableProgress
 from tests.dts.conftest import Personas
 from tests.dts.sync.conftest import wait_for
 
@@ -135,6 +135,11 @@ def test_full_then_incremental_with_writes_during_the_snapshot(
     assert_converges(mariadb, mysql_db, postgres, pg_db, diagnostics=worker.log_tail)
     progress = TableProgress.objects.get(task_id=task_id)
     assert progress.finished and progress.rows_done >= 20_000
+    # The chunks were loaded as separate jobs from the 'snapshot' queue, each exactly once to the end.
+    chunks = SnapshotChunk.objects.filter(task_id=task_id)
+    assert chunks.count() == progress.chunks_total >= 10
+    assert set(chunks.values_list("status", flat=True)) == {"done"}
+    assert sum(chunks.values_list("rows", flat=True)) == progress.rows_done
 
     client = personas.client(personas.operator)
     assert client.post(f"/api/tasks/{task_id}/stop/").status_code == 202
