@@ -22,7 +22,8 @@ from connectors.types import TableSchema
 class SnapshotLoader:
     def __init__(self, spec: TaskSpec, source_factory: Callable[[], Source], sink_factory: Callable[[], Sink],
                  state: dict[str, Any], save: Callable[[], None], observer: Observer,
-                 stop: threading.Event, on_dirty: Callable[[Any], None] | None = None) -> None:
+                 stop: threading.Event, on_dirty: Callable[[Any], None] | None = None,
+                 lock: threading.RLock | None = None) -> None:
         self.spec = spec
         self.source_factory = source_factory
         self.sink_factory = sink_factory
@@ -31,32 +32,33 @@ class SnapshotLoader:
         self.observer = observer
         self.stop = stop
         self.on_dirty = on_dirty
-        self._lock = threading.Lock()
+        self._lock = lock or threading.RLock()  # guards the shared task state
         self._local = threading.local()
         self._opened: list[Source | Sink] = []
         self._limiter = RateLimiter(spec.options.rate_limit_rows)
         self._halt = threading.Event()  # a chunk failed: the others end early (the caller's stop is left alone)
 
-    def run(self, schemas: dict[Any, TableSchema], source: Source) -> bool:
-        """Load every table not yet finished. Returns False when stopped before the end."""
-        tables = self.state.setdefault("snapshot", {})
+    def run(self, schemas: dict[Any, TableSchema], source: Source, mappings: list[TableMapping]) -> bool:
+        """Load every table of `mappings` not yet finished. Returns False when stopped before the end."""
         work: list[tuple[TableMapping, TableSchema, Chunk]] = []
-        for mapping in self.spec.tables:
-            progress = tables.setdefault(str(mapping.source), {"done": [], "rows": 0, "finished": False})
-            if progress["finished"]:
-                continue
-            schema = schemas[mapping.source]
-            if "chunks" not in progress:
-                chunks = list(source.snapshot_chunks(schema, self.spec.options.chunk_size))
-                progress["chunks"] = [chunk.to_json() for chunk in chunks]
-                progress["estimate"] = progress.get("estimate")
-                self.save()
-            done = set(progress["done"])
-            pending = [Chunk.from_json(c) for c in progress["chunks"] if c["index"] not in done]
-            if not pending:
-                progress["finished"] = True
-                self.save()
-            work.extend((mapping, schema, chunk) for chunk in pending)
+        with self._lock:  # the stream of a table join may save the state meanwhile
+            tables = self.state.setdefault("snapshot", {})
+            for mapping in mappings:
+                progress = tables.setdefault(str(mapping.source), {"done": [], "rows": 0, "finished": False})
+                if progress["finished"]:
+                    continue
+                schema = schemas[mapping.source]
+                if "chunks" not in progress:
+                    chunks = list(source.snapshot_chunks(schema, self.spec.options.chunk_size))
+                    progress["chunks"] = [chunk.to_json() for chunk in chunks]
+                    progress["estimate"] = progress.get("estimate")
+                    self.save()
+                done = set(progress["done"])
+                pending = [Chunk.from_json(c) for c in progress["chunks"] if c["index"] not in done]
+                if not pending:
+                    progress["finished"] = True
+                    self.save()
+                work.extend((mapping, schema, chunk) for chunk in pending)
         if not work:
             return True
         try:
@@ -70,7 +72,7 @@ class SnapshotLoader:
         finally:
             for opened in self._opened:
                 opened.close()
-        return not self.stop.is_set() and all(p["finished"] for p in tables.values())
+        return not self.stop.is_set() and all(tables[str(m.source)]["finished"] for m in mappings)
 
     def _connections(self) -> tuple[Source, Sink]:
         if not hasattr(self._local, "source"):

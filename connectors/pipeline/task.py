@@ -21,7 +21,7 @@ from connectors.pipeline.partition import PartitionedWriter
 from connectors.pipeline.snapshot import SnapshotLoader
 from connectors.pipeline.stream import StreamRunner
 from connectors.registry import sink_for, source_for
-from connectors.spec import TaskSpec
+from connectors.spec import TableMapping, TaskSpec
 from connectors.types import TableId, TableSchema
 
 
@@ -44,7 +44,7 @@ def endpoint_configs(spec: TaskSpec) -> tuple[ConnectionConfig, ConnectionConfig
 
 
 class SnapshotStage(Protocol):
-    def run(self, schemas: dict[TableId, TableSchema], source: Source) -> bool: ...
+    def run(self, schemas: dict[TableId, TableSchema], source: Source, tables: list[TableMapping]) -> bool: ...
 
 
 class TaskRunner:
@@ -64,7 +64,8 @@ class TaskRunner:
         self._snapshot_stage = snapshot_stage
         self._source_factory = source_factory
         self._sink_factory = sink_factory
-        self._state_lock = threading.Lock()
+        # Held while the state is changed or saved: during a table join, a stream and a snapshot share it.
+        self.state_lock = threading.RLock()
         self.quarantine_count = 0
         self.state: dict[str, Any] = {}
 
@@ -75,7 +76,7 @@ class TaskRunner:
         return self._sink_factory(self.sink_config)
 
     def save(self) -> None:
-        with self._state_lock:
+        with self.state_lock:
             self.store.save(self.state)
 
     def run(self) -> str:
@@ -86,34 +87,35 @@ class TaskRunner:
         try:
             schemas = self._schemas(source)
             mode = self.spec.mode
+            tables = list(self.spec.tables)
             if self.state["phase"] == "new":
-                self._prepare_targets(schemas)
+                self._prepare_targets(schemas, tables)
                 if mode == "schema":
                     return self._finish("completed")
                 if mode == "full+incremental":
                     # Recorded before the first row is read: the stream starts here, so no change is lost.
                     self.state["start_position"] = source.current_position().to_json()
                 self.state["phase"] = "snapshot" if mode in ("full", "full+incremental") else "stream"
+                self.state["tables"] = [str(m.source) for m in tables]
                 self.save()
             if self.state["phase"] == "snapshot":
                 self.observer.phase("snapshot")
-                loader: SnapshotStage
-                if self._snapshot_stage is not None:
-                    loader = self._snapshot_stage(self)
-                else:
-                    loader = SnapshotLoader(self.spec, self.new_source, self.new_sink, self.state, self.save,
-                                            self.observer, self.stop, self.on_dirty_callback())
-                if not loader.run(schemas, source):
+                if not self._snapshot_loader().run(schemas, source, tables):
                     return "stopped"
-                self._finish_tables(schemas)
+                self._finish_tables(schemas, tables)
                 if mode == "full":
                     return self._finish("completed")
                 self.state["phase"] = "stream"
                 self.state.setdefault("position", self.state["start_position"])
+                self.state["tables"] = [str(m.source) for m in tables]
                 self.save()
             if self.state["phase"] == "stream":
+                joined = set(self.state.setdefault("tables", [str(m.source) for m in tables]))
+                new = [m for m in tables if str(m.source) not in joined]
+                if new and not self._join(new, schemas, source):
+                    return "stopped"
                 self.observer.phase("stream")
-                self._stream(source)
+                self._stream(source, tables, self.stop)
                 return "stopped"
             return self.state["phase"]  # type: ignore[no-any-return]
         finally:
@@ -136,13 +138,75 @@ class TaskRunner:
             schemas[mapping.source] = schema
         return schemas
 
-    def _prepare_targets(self, schemas: dict[TableId, TableSchema]) -> None:
+    def _snapshot_loader(self) -> SnapshotStage:
+        if self._snapshot_stage is not None:
+            return self._snapshot_stage(self)
+        return SnapshotLoader(self.spec, self.new_source, self.new_sink, self.state, self.save, self.observer,
+                              self.stop, self.on_dirty_callback(), lock=self.state_lock)
+
+    def _join(self, new: list[TableMapping], schemas: dict[TableId, TableSchema], source: Source) -> bool:
+        """Add tables to a streaming task while the others keep streaming.
+
+        The new tables are copied while the joined ones stream on another thread; then the stream
+        restarts with every table from the earlier of its own position and the position recorded
+        before the copy began. From there every change of the new tables is applied over the copy,
+        and the joined tables only replay changes they already have, which is harmless.
+        """
+        names = [str(m.source) for m in new]
+        join = self.state.get("join")
+        if not join or join["tables"] != names:
+            self._prepare_targets(schemas, new)
+            join = {"tables": names, "position": source.current_position().to_json()}
+            with self.state_lock:
+                self.state["join"] = join
+                for name in names:
+                    self.state.setdefault("snapshot", {}).pop(name, None)
+            self.save()
+        self.observer.log("info", f"joining {', '.join(names)}: copying while the other tables stream")
+        joined = [m for m in self.spec.tables if str(m.source) in self.state["tables"]]
+        stream_stop = threading.Event()
+        failures: list[BaseException] = []
+
+        def stream_joined() -> None:
+            stream_source = self.new_source()
+            try:
+                self._stream(stream_source, joined, stream_stop)
+            except BaseException as exc:  # noqa: BLE001  (raised below, in the calling thread)
+                failures.append(exc)
+            finally:
+                stream_source.close()
+
+        streamer = threading.Thread(target=stream_joined, name="join-stream", daemon=True)
+        if joined:
+            streamer.start()
+        try:
+            copied = self._snapshot_loader().run(schemas, source, new)
+        finally:
+            stream_stop.set()
+            if joined:
+                streamer.join()
+        if failures:
+            raise failures[0]
+        if not copied:
+            return False
+        self._finish_tables(schemas, new)
+        with self.state_lock:
+            current = source.position_from_json(self.state["position"])
+            before_copy = source.position_from_json(join["position"])
+            self.state["position"] = min(current, before_copy).to_json()
+            self.state["tables"] = self.state["tables"] + names
+            del self.state["join"]
+        self.save()
+        self.observer.log("info", f"joined {', '.join(names)} to the stream")
+        return True
+
+    def _prepare_targets(self, schemas: dict[TableId, TableSchema], tables: list[TableMapping]) -> None:
         self.observer.phase("schema")
         # Secondary unique keys are built after a bulk load, which is faster than maintaining them row by row.
         defer = self.spec.mode in ("full", "full+incremental")
         sink = self.new_sink()
         try:
-            for mapping in self.spec.tables:
+            for mapping in tables:
                 sink.prepare(schemas[mapping.source], mapping.target, if_exists=self.spec.options.if_exists,
                              defer_indexes=defer)
                 if not defer:
@@ -150,44 +214,47 @@ class TaskRunner:
         finally:
             sink.close()
 
-    def _finish_tables(self, schemas: dict[TableId, TableSchema]) -> None:
+    def _finish_tables(self, schemas: dict[TableId, TableSchema], tables: list[TableMapping]) -> None:
         """Build what prepare deferred (idempotent, so a resume may run it again)."""
         sink = self.new_sink()
         try:
-            for mapping in self.spec.tables:
+            for mapping in tables:
                 sink.finish_table(schemas[mapping.source], mapping.target)
         finally:
             sink.close()
 
-    def _stream(self, source: Source) -> None:
+    def _stream(self, source: Source, tables: list[TableMapping], stop: threading.Event) -> None:
         if "position" in self.state:
             start = source.position_from_json(self.state["position"])
         elif self.spec.options.start_position:
             start = source.position_from_json(self.spec.options.start_position)
         else:
             start = source.current_position()
-        self.state["position"] = start.to_json()
+        with self.state_lock:
+            self.state["position"] = start.to_json()
         self.save()
         writer = PartitionedWriter(self.new_sink, self.spec.options.parallelism)
         ddl_sink = self.new_sink()
+        spec = dataclasses.replace(self.spec, tables=tuple(tables))
         try:
-            StreamRunner(self.spec, source, writer, ddl_sink, self._save_position, self.observer, self.stop,
+            StreamRunner(spec, source, writer, ddl_sink, self._save_position, self.observer, stop,
                          self.on_dirty_callback()).run(start)
         finally:
             writer.close()
             ddl_sink.close()
 
     def _save_position(self, position: dict[str, Any]) -> None:
-        self.state["position"] = position
-        self.state["quarantined"] = self.quarantine_count
-        self.save()
+        with self.state_lock:
+            self.state["position"] = position
+            self.state["quarantined"] = self.quarantine_count
+            self.store.save(self.state)
 
     def on_dirty_callback(self) -> Callable[[Any], None] | None:
         if self.spec.options.dirty_data_policy != "quarantine":
             return None
 
         def on_dirty(row: Any) -> None:
-            with self._state_lock:
+            with self.state_lock:
                 self.quarantine_count += 1
                 count = self.quarantine_count
             self.observer.quarantined(row.table, row.key, row.row, row.column, row.error, row.position)

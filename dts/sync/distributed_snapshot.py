@@ -18,6 +18,7 @@ from django.utils import timezone
 from connectors.base import Source
 from connectors.errors import ConnectorError
 from connectors.pipeline.task import TaskRunner
+from connectors.spec import TableMapping
 from connectors.types import TableId, TableSchema
 from dts.sync.chunk_lease import chunk_lease_held
 from dts.sync.models import SnapshotChunk, SyncTask
@@ -42,30 +43,33 @@ class DistributedSnapshot:
         self.runner = runner
         self._reported: dict[str, tuple[int, int]] = {}
 
-    def run(self, schemas: dict[TableId, TableSchema], source: Source) -> bool:
+    def run(self, schemas: dict[TableId, TableSchema], source: Source, mappings: list[TableMapping]) -> bool:
         """Plan, fan out and wait. Returns False when the task was asked to stop first."""
-        tables = self.runner.state.setdefault("snapshot", {})
-        for mapping in self.runner.spec.tables:
-            name = str(mapping.source)
-            if tables.get(name, {}).get("finished"):
-                continue
-            if not SnapshotChunk.objects.filter(task=self.task, source_table=name).exists():
-                chunks = source.snapshot_chunks(schemas[mapping.source], self.runner.spec.options.chunk_size)
-                SnapshotChunk.objects.bulk_create(
-                    SnapshotChunk(task=self.task, source_table=name, index=c.index, bounds=c.to_json()) for c in chunks)
-            tables[name] = {"finished": False, "distributed": True}
+        names = [str(mapping.source) for mapping in mappings]
+        with self.runner.state_lock:
+            tables = self.runner.state.setdefault("snapshot", {})
+            for mapping, name in zip(mappings, names, strict=True):
+                if tables.get(name, {}).get("finished"):
+                    continue
+                if not SnapshotChunk.objects.filter(task=self.task, source_table=name).exists():
+                    chunks = source.snapshot_chunks(schemas[mapping.source], self.runner.spec.options.chunk_size)
+                    SnapshotChunk.objects.bulk_create(
+                        SnapshotChunk(task=self.task, source_table=name, index=c.index, bounds=c.to_json())
+                        for c in chunks)
+                tables[name] = {"finished": False, "distributed": True}
         self.runner.save()
         while not self.runner.stop.is_set():
-            if self._step():
-                for name in tables:
-                    tables[name]["finished"] = True
+            if self._step(names):
+                with self.runner.state_lock:
+                    for name in names:
+                        tables[name]["finished"] = True
                 self.runner.save()
                 return True
             self.runner.stop.wait(POLL_SECONDS)
         return False
 
-    def _step(self) -> bool:
-        chunks = SnapshotChunk.objects.filter(task=self.task)
+    def _step(self, names: list[str]) -> bool:
+        chunks = SnapshotChunk.objects.filter(task=self.task, source_table__in=names)
         failed = chunks.filter(status=Status.FAILED).first()
         if failed is not None:
             raise SnapshotChunkFailed(f"snapshot of {failed.source_table} failed in chunk {failed.index}: "

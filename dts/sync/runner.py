@@ -32,8 +32,11 @@ MAX_BACKOFF_SECONDS = 60.0
 class SyncRunner:
     def __init__(self, task_id: int) -> None:
         self.task_id = task_id
-        self.stop = threading.Event()
+        self.stop = threading.Event()  # tells the engine to stop gracefully
+        self.finished = threading.Event()  # tells the watcher this runner is done
+        self.reload = threading.Event()  # the task's tables were edited: stop, then run again with them
         self.lease_lost = threading.Event()
+        self.running_tables: list[object] = []
 
     def run(self) -> None:
         task = SyncTask.objects.select_related("source", "target").get(pk=self.task_id)
@@ -49,10 +52,12 @@ class SyncRunner:
         try:
             if task.status == Status.QUEUED:
                 task.mark_running()
+            self.running_tables = list(task.tables)
             watcher.start()
             self._run_with_retries(task, run)
         finally:
             self.stop.set()
+            self.finished.set()
             watcher.join(timeout=10)
             if not self.lease_lost.is_set():
                 lease.release()
@@ -62,6 +67,8 @@ class SyncRunner:
         backoff = 1.0
         while True:
             try:
+                task.refresh_from_db(fields=["tables", "options"])
+                self.running_tables = list(task.tables)
                 outcome = TaskRunner(spec_for(task), DatabaseCheckpointStore(task), observer, self.stop,
                                      snapshot_stage=self._snapshot_stage(task)).run()
             except Exception as exc:
@@ -83,6 +90,12 @@ class SyncRunner:
                     run.finish("completed")
                     task.mark_completed()
                     return
+                if self.reload.is_set() and not self.lease_lost.is_set():
+                    # Tables were added or removed: run again with them (new ones join the stream).
+                    self.reload.clear()
+                    self.stop.clear()
+                    observer.log("info", "the task's tables changed; continuing with the new list")
+                    continue
                 break
         if self.lease_lost.is_set():
             run.finish("lost", "the lease expired; another runner took over")
@@ -104,7 +117,7 @@ class SyncRunner:
         renew_every = max(0.2, settings.DTS_LEASE_TTL_SECONDS / 3)
         renewed = time.monotonic()
         try:
-            while not self.stop.wait(min(1.0, renew_every)):
+            while not self.finished.wait(min(1.0, renew_every)):
                 if time.monotonic() - renewed >= renew_every:
                     if not lease.renew():
                         log.error("task %s: lease lost; stopping this runner", self.task_id)
@@ -112,9 +125,12 @@ class SyncRunner:
                         self.stop.set()
                         return
                     renewed = time.monotonic()
-                desired = SyncTask.objects.filter(pk=self.task_id).values_list("desired_state", flat=True).first()
+                desired, tables = SyncTask.objects.filter(pk=self.task_id).values_list(
+                    "desired_state", "tables").first() or (None, None)
                 if desired != "running":
                     self.stop.set()
-                    return
+                elif tables != self.running_tables and not self.stop.is_set():
+                    self.reload.set()
+                    self.stop.set()
         finally:
             connections.close_all()

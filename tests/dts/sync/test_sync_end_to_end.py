@@ -193,3 +193,44 @@ def revive(task_id: int, worker: Any) -> None:
 
     SyncTask.objects.filter(pk=task_id).update(updated_at=timezone.now() - timezone.timedelta(minutes=5))
     wait_for(lambda: supervise() >= 1, 30, "the supervisor to re-enqueue the task", worker.log_tail)
+
+
+def test_a_table_added_to_a_streaming_task_is_copied_and_joins_while_the_other_keeps_streaming(
+        personas: Personas, mariadb: MariaDBServer, mysql_db: str, postgres: PostgresServer, pg_db: str,
+        mysql_source: Datasource, pg_target: Datasource, worker_processes: Any) -> None:
+    seed(mariadb, mysql_db, 3000)
+    cur = mariadb.connect(mysql_db).cursor()
+    cur.execute("CREATE TABLE items (id BIGINT PRIMARY KEY, orders_id BIGINT, qty INT)")
+    cur.executemany("INSERT INTO items VALUES (%s, %s, %s)", [(i, i % 3000, i % 7) for i in range(1, 8001)])
+    worker = worker_processes()
+    task_id = create_task(personas, mysql_source, pg_target, mysql_db)
+    wait_for(lambda: phase(task_id) == "stream", 120, "streaming", worker.log_tail)
+
+    def write_items(start: int, count: int) -> None:
+        for i in range(start, start + count):
+            cur.execute("INSERT INTO items VALUES (%s, %s, 1)", (i, i))
+            cur.execute("UPDATE items SET qty = qty + 1 WHERE id = %s", (i - 5000,))
+            cur.execute("DELETE FROM items WHERE id = %s", (i - 7000,))
+
+    client = personas.client(personas.operator)
+    with SourceWriter(mariadb, mysql_db, 10_000) as writer:
+        write_items(100_000, 100)
+        edited = client.patch(f"/api/tasks/{task_id}/", {"tables": [f"{mysql_db}.orders", f"{mysql_db}.items"]},
+                              format="json")
+        assert edited.status_code == 200, edited.content
+        write_items(200_000, 300)  # changes to the new table while it is being copied
+        wait_for(lambda: "tables" in (Checkpoint.objects.get(task_id=task_id).state or {}) and
+                 f"{mysql_db}.items" in Checkpoint.objects.get(task_id=task_id).state["tables"], 120,
+                 "the new table to join the stream", worker.log_tail)
+        write_items(300_000, 100)
+    assert writer.statements > 20  # the first table kept changing throughout
+    assert_converges(mariadb, mysql_db, postgres, pg_db, diagnostics=worker.log_tail)
+    cur.execute("SELECT id, orders_id, qty FROM items ORDER BY id")
+    expected = list(cur.fetchall())
+    with postgres.connect(pg_db) as conn:
+        wait_for(lambda: list(conn.execute(f'SELECT id, orders_id, qty FROM "{mysql_db}".items ORDER BY id')
+                              .fetchall()) == expected, 60, "items at the target = source", worker.log_tail)
+    task = SyncTask.objects.get(pk=task_id)
+    assert task.status == "running"
+    assert task.logs.filter(message__startswith=f"joined {mysql_db}.items").exists()
+    assert task.runs.count() == 1  # the same runner carried on: no restart of the task
