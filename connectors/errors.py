@@ -14,7 +14,13 @@ class ConnectorError(Exception):
 
 
 class ConnectionFailed(ConnectorError):
-    """Host unreachable, wrong credentials, unknown database."""
+    """Host unreachable, wrong credentials, unknown database.
+
+    `stage` says which: "reachable" (refused, timed out, lost: retrying later can help) or
+    "authentication" / "database" (retrying cannot).
+    """
+
+    stage = "reachable"
 
 
 class UnknownEngine(ConnectorError):
@@ -32,7 +38,8 @@ def is_transient(exc: BaseException) -> bool:
     only hide them.
     """
     if isinstance(exc, ConnectorError):
-        return isinstance(exc, ConnectionFailed) and getattr(exc, "transient", False)
+        # A server that refuses or drops connections may be restarting; a wrong password is not.
+        return isinstance(exc, ConnectionFailed) and exc.stage == "reachable"
     if isinstance(exc, (ConnectionError, TimeoutError)):
         return True
     module = type(exc).__module__

@@ -1,4 +1,9 @@
-"""/ws/tasks/<id>/: a task's live status for members of its workspace; others are refused (4404)."""
+"""/ws/tasks/<id>/: a task's live status for members of its workspace; others are refused (4404).
+
+Messages: "task_metrics" (the summary: first on connecting, then after each monitor evaluation) and
+"task_live" (the runner's own updates while it runs: snapshot progress, applied counts and rates,
+phase changes, log lines); see dts.monitor.push.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,12 @@ from channels.db import database_sync_to_async
 
 from dts.live.consumers import AuthenticatedConsumer
 from dts.monitor import lag
+from dts.monitor.push import task_group
 from dts.monitor.summary import task_summary
 from dts.sync.lease import redis_client
 from dts.sync.models import SyncTask
 
-
-def task_group(task_id: int) -> str:
-    return f"task.{task_id}"
+__all__ = ["TaskLiveConsumer", "task_group"]
 
 
 class TaskLiveConsumer(AuthenticatedConsumer):

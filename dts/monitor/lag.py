@@ -5,8 +5,12 @@ head, and 0 once its position has reached the head: an idle source shows 0, howe
 last commit. The result is kept in Redis per task for the API, /metrics and the console.
 
 Runner metrics (dts:metrics:task:<id>, written by dts.sync.observer about once a second):
-events_applied, rows_applied, updated_at (epoch), position (JSON: MySQL {"file", "pos", "gtid"}),
-last_commit_time (epoch).
+events_applied, rows_applied, events_per_second, rows_per_second (over the runner's last interval),
+updated_at (epoch), position (JSON: MySQL {"file", "pos", "gtid"}), last_commit_time (epoch).
+
+Rates: the runner's own while its metrics are fresh (written in the last RUNNER_RATES_FRESH_SECONDS);
+otherwise (no runner, a runner that stopped applying) from the counters between two evaluations,
+which is 0 for counters that do not move.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from dts.sync.observer import metrics_key
 # A runner holding its lease whose position has not moved this long while behind is shown as stalled;
 # stalled alert rules choose their own threshold.
 DEFAULT_STALL_SECONDS = 60.0
+# A runner rewrites its rates at least every couple of seconds while it applies (idle checkpoints included).
+RUNNER_RATES_FRESH_SECONDS = 10.0
 STATE_TTL_SECONDS = 2 * 86400
 
 
@@ -51,6 +57,11 @@ class TaskLag:
     head_error: str
     position_since: float | None
     position_unchanged_seconds: float | None
+    # How long the position has not moved while the head was past it (None when caught up): what a
+    # stall is measured by. An idle caught-up stream's position stays put too, but that is no stall,
+    # nor is the moment between the source moving on and the runner's next report.
+    frozen_behind_since: float | None
+    frozen_behind_seconds: float | None
     lease_held: bool
     events_applied: int | None
     rows_applied: int | None
@@ -101,7 +112,7 @@ def read_metrics(client: redis.Redis, task_id: int) -> dict[str, Any]:
     for name in ("events_applied", "rows_applied"):
         if raw.get(name):
             metrics[name] = int(float(raw[name]))
-    for name in ("updated_at", "last_commit_time"):
+    for name in ("updated_at", "last_commit_time", "events_per_second", "rows_per_second"):
         if raw.get(name):
             metrics[name] = float(raw[name])
     if raw.get("position"):
@@ -153,16 +164,23 @@ def measure(task: SyncTask, client: redis.Redis, now: float) -> TaskLag:
     since = previous.get("position_since") if previous.get("position_key") == canonical else None
     since = now if since is None and position is not None else since
     unchanged = now - since if since is not None else None
+    same_position = position is not None and previous.get("position_key") == canonical
+    frozen_since: float | None
+    if caught_up is True or position is None:
+        frozen_since = None
+    elif caught_up is False:
+        frozen_since = (previous.get("frozen_behind_since") if same_position else None) or now
+    else:  # the head is unknown: neither start nor reset the clock
+        frozen_since = previous.get("frozen_behind_since") if same_position else None
+    frozen = now - frozen_since if frozen_since is not None else None
     lease_held = TaskLease.is_held(task.pk, client)
-    events_rate = _rate(metrics.get("events_applied"), previous.get("events_applied"), now,
-                        previous.get("evaluated_at"))
-    rows_rate = _rate(metrics.get("rows_applied"), previous.get("rows_applied"), now, previous.get("evaluated_at"))
+    events_rate, rows_rate = _rates(metrics, previous, now)
 
     if not active:
         state = State.INACTIVE
     elif caught_up:
         state = State.CAUGHT_UP
-    elif caught_up is False and lease_held and unchanged is not None and unchanged >= DEFAULT_STALL_SECONDS:
+    elif caught_up is False and lease_held and frozen is not None and frozen >= DEFAULT_STALL_SECONDS:
         state = State.STALLED
     elif caught_up is False:
         state = State.BEHIND
@@ -172,6 +190,7 @@ def measure(task: SyncTask, client: redis.Redis, now: float) -> TaskLag:
     result = TaskLag(
         task_id=task.pk, status=task.status, state=state, lag_seconds=lag, caught_up=caught_up, position=position,
         head=head, head_error=head_error, position_since=since, position_unchanged_seconds=unchanged,
+        frozen_behind_since=frozen_since, frozen_behind_seconds=frozen,
         lease_held=lease_held, events_applied=metrics.get("events_applied"), rows_applied=metrics.get("rows_applied"),
         events_per_second=events_rate, rows_per_second=rows_rate, last_commit_time=last_commit,
         metrics_updated_at=metrics.get("updated_at"), evaluated_at=now,
@@ -179,6 +198,18 @@ def measure(task: SyncTask, client: redis.Redis, now: float) -> TaskLag:
     stored = result.as_dict() | {"position_key": canonical}
     client.set(state_key(task.pk), json.dumps(stored), ex=STATE_TTL_SECONDS)
     return result
+
+
+def _rates(metrics: dict[str, Any], previous: dict[str, Any], now: float) -> tuple[float | None, float | None]:
+    updated_at = metrics.get("updated_at")
+    fresh = updated_at is not None and now - updated_at <= RUNNER_RATES_FRESH_SECONDS
+    rates = []
+    for counter, rate in (("events_applied", "events_per_second"), ("rows_applied", "rows_per_second")):
+        if fresh and metrics.get(rate) is not None:
+            rates.append(float(metrics[rate]))
+        else:
+            rates.append(_rate(metrics.get(counter), previous.get(counter), now, previous.get("evaluated_at")))
+    return rates[0], rates[1]
 
 
 def _rate(current: int | None, previous: int | None, now: float, previous_at: float | None) -> float | None:

@@ -15,7 +15,7 @@ from dts.monitor.models import AlertChannel, AlertEvent, Notice, RuleKind
 METRICS: dict[str, str] = {
     RuleKind.LAG: "lag_seconds",
     RuleKind.TASK_FAILED: "task_failed",
-    RuleKind.STALLED: "position_unchanged_seconds",
+    RuleKind.STALLED: "frozen_behind_seconds",
     RuleKind.RETENTION: "binlog_seconds_left",
     RuleKind.COMPARE_DIFF: "compare_differences",
     RuleKind.QUARANTINE: "quarantined_rows",

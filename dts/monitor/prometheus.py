@@ -26,6 +26,8 @@ GAUGES: list[tuple[str, str, str]] = [
     ("dts_task_status", "gauge", "1 for the task's current status, 0 for the others."),
     ("dts_task_rows_applied_total", "counter", "Rows applied to the target by the task's current runner."),
     ("dts_task_events_applied_total", "counter", "Change events applied by the task's current runner."),
+    ("dts_task_rows_per_second", "gauge", "Rows applied per second at the last evaluation; absent when unknown."),
+    ("dts_task_events_per_second", "gauge", "Change events applied per second at the last evaluation."),
     ("dts_alerts_firing", "gauge", "Alert events currently firing for the task."),
 ]
 
@@ -68,9 +70,12 @@ def exposition(queryset: QuerySet[SyncTask]) -> str:
     counters = pipe.execute() if tasks else []
     samples: dict[str, list[str]] = {name: [] for name, _, _ in GAUGES}
     for task, (rows, events) in zip(tasks, counters, strict=True):
-        lag_seconds = (measured.get(task.pk) or {}).get("lag_seconds")
-        if lag_seconds is not None:
-            samples["dts_task_lag_seconds"].append(f"dts_task_lag_seconds{_labels(task)} {_number(lag_seconds)}")
+        current = measured.get(task.pk) or {}
+        # The same measurement as the API's and the console's (dts.monitor.lag), so they all agree.
+        for name, field in (("dts_task_lag_seconds", "lag_seconds"), ("dts_task_rows_per_second", "rows_per_second"),
+                            ("dts_task_events_per_second", "events_per_second")):
+            if current.get(field) is not None:
+                samples[name].append(f"{name}{_labels(task)} {_number(current[field])}")
         for status in Status.values:
             samples["dts_task_status"].append(
                 f"dts_task_status{_labels(task, status=status)} {1 if task.status == status else 0}")

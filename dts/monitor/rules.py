@@ -44,7 +44,13 @@ def lag(rule: AlertRule, ctx: Context) -> Condition:
     if value is None:
         return Condition(False, None, "Lag is unknown (the task is not streaming).")
     return Condition(value > threshold, round(value, 3),
-                     f"Lag is {value:.0f}s (threshold {threshold:g}s); the task is {ctx.lag.state.replace('_', ' ')}.")
+                     f"Lag is {_seconds(value)} (threshold {threshold:g}s); the task is "
+                     f"{ctx.lag.state.replace('_', ' ')}.")
+
+
+def _seconds(value: float) -> str:
+    # "Lag is 3s (threshold 3s)" would read as no breach: show a tenth below a minute.
+    return f"{value:.1f}s" if value < 60 else f"{value:.0f}s"
 
 
 def task_failed(rule: AlertRule, ctx: Context) -> Condition:
@@ -55,12 +61,12 @@ def task_failed(rule: AlertRule, ctx: Context) -> Condition:
 
 def stalled(rule: AlertRule, ctx: Context) -> Condition:
     threshold = rule.threshold or DEFAULT_STALL_SECONDS
-    unchanged = ctx.lag.position_unchanged_seconds
-    # Stalled = a runner is alive (lease held), its position has not moved, and the source has moved past it.
-    firing = ctx.lag.lease_held and ctx.lag.caught_up is False and unchanged is not None and unchanged >= threshold
-    value = round(unchanged, 3) if unchanged is not None else None
+    frozen = ctx.lag.frozen_behind_seconds
+    # Stalled = a runner is alive (lease held) and its position has not moved while the source was past it.
+    firing = ctx.lag.lease_held and ctx.lag.caught_up is False and frozen is not None and frozen >= threshold
+    value = round(frozen, 3) if frozen is not None else None
     if firing:
-        message = (f"The runner holds its lease but its position has not moved for {unchanged:.0f}s "
+        message = (f"The runner holds its lease but its position has not moved for {_seconds(frozen)} "
                    f"(threshold {threshold:g}s) while the source moved on to {ctx.lag.head}.")
     else:
         message = "The task's position is moving or it has caught up."

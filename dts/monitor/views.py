@@ -23,6 +23,8 @@ from dts.monitor.serializers import (
 from dts.sync.lease import redis_client
 from dts.sync.models import SyncTask
 
+SINCE = OpenApiParameter("since", float, description="Only history points from this time (epoch seconds).")
+
 
 class AlertChannelViewSet(WorkspaceScopedViewSet):
     queryset = AlertChannel.objects.select_related("workspace")
@@ -91,19 +93,22 @@ class TaskMetricsViewSet(WorkspaceScopedViewSet, viewsets.ReadOnlyModelViewSet):
                 for task in tasks]
         return self.get_paginated_response(data) if page is not None else Response(data)
 
-    @extend_schema(responses=dict, parameters=[
-        OpenApiParameter("since", float, description="Only history points from this time (epoch seconds).")])
+    @extend_schema(responses=dict, parameters=[SINCE])
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        task = self.get_object()
-        since_text = request.query_params.get("since")
-        try:
-            since = float(since_text) if since_text else None
-        except ValueError:
-            raise exceptions.ValidationError({"since": "Give a time in epoch seconds."}) from None
-        client = redis_client()
-        return Response({
-            "task": task.pk, "name": task.name, "status": task.status,
-            "current": lag.load(client, task.pk),
-            "resolution_seconds": history.RESOLUTION_SECONDS,
-            "history": history.read(client, task.pk, since),
-        })
+        return Response(task_metrics(self.get_object(), request))
+
+
+def task_metrics(task: SyncTask, request: Request) -> dict[str, Any]:
+    """A task's last measurement and history: /api/task-metrics/{id}/ and /api/tasks/{id}/metrics/."""
+    since_text = request.query_params.get("since")
+    try:
+        since = float(since_text) if since_text else None
+    except ValueError:
+        raise exceptions.ValidationError({"since": "Give a time in epoch seconds."}) from None
+    client = redis_client()
+    return {
+        "task": task.pk, "name": task.name, "status": task.status,
+        "current": lag.load(client, task.pk),
+        "resolution_seconds": history.RESOLUTION_SECONDS,
+        "history": history.read(client, task.pk, since),
+    }

@@ -14,8 +14,18 @@ from rest_framework.response import Response
 from dts.accounts.roles import Role
 from dts.api.viewsets import WorkspaceScopedViewSet
 from dts.api.waiting import WAIT_PARAMETER, wait_for, wait_seconds
+from dts.monitor import views as monitor_views
 from dts.sync.jobs import enqueue, run_task_precheck
-from dts.sync.models import ACTIVE, Checkpoint, InvalidTransition, Status, SyncTask, TableProgress, TaskPrecheck
+from dts.sync.models import (
+    ACTIVE,
+    Checkpoint,
+    InvalidTransition,
+    SnapshotChunk,
+    Status,
+    SyncTask,
+    TableProgress,
+    TaskPrecheck,
+)
 from dts.sync.serializers import (
     CheckpointSerializer,
     QuarantinedRowSerializer,
@@ -106,6 +116,7 @@ class SyncTaskViewSet(WorkspaceScopedViewSet):
         with transaction.atomic():
             Checkpoint.objects.filter(task=task).delete()
             TableProgress.objects.filter(task=task).delete()
+            SnapshotChunk.objects.filter(task=task).delete()
             return self._started(task, "restart")
 
     @extend_schema(request=None, responses={202: SyncTaskSerializer})
@@ -145,6 +156,13 @@ class SyncTaskViewSet(WorkspaceScopedViewSet):
         if checkpoint is None:
             return Response({"phase": None, "position": None, "updated_at": None})
         return Response(CheckpointSerializer(checkpoint).data)
+
+    @extend_schema(responses=dict, parameters=[monitor_views.SINCE])
+    @action(detail=True, methods=["get"])
+    def metrics(self, request: Request, pk: str | None = None) -> Response:
+        """The monitor's last measurement (lag, state, rates, position) and 24-hour history, as
+        /api/task-metrics/{id}/ answers it."""
+        return Response(monitor_views.task_metrics(self.get_object(), request))
 
     @extend_schema(responses=dict)
     @action(detail=True, methods=["get"])

@@ -1,8 +1,12 @@
-"""Monitor fixtures: a real local HTTP receiver for webhooks, a MariaDB source, tasks and their metrics."""
+"""Monitor fixtures: a real local HTTP receiver for webhooks, a MariaDB source, tasks and their metrics,
+and Celery worker processes on chosen queues."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -13,14 +17,17 @@ from typing import Any
 
 import pytest
 import redis
+from django.conf import settings
 
 from dts.datasources.models import Datasource
 from dts.localservers import MariaDBServer
 from dts.monitor import push
+from dts.state import BASE_DIR
 from dts.sync.lease import redis_client
 from dts.sync.models import Status, SyncTask
 from dts.sync.observer import metrics_key
 from tests.dts.conftest import Personas
+from tests.dts.sync.conftest import WorkerProcess, test_database_url
 
 
 @dataclass
@@ -193,3 +200,36 @@ def set_metrics(client: redis.Redis, task: SyncTask, *, position: dict[str, Any]
     if last_commit_time is not None:
         fields["last_commit_time"] = last_commit_time
     client.hset(metrics_key(task.pk), mapping=fields)
+
+
+class QueueWorker(WorkerProcess):
+    """`celery worker` on chosen queues, e.g. one that runs tasks (and may be killed) and one that
+    delivers alerts (and stays up)."""
+
+    def __init__(self, log_path: str, queues: list[str]) -> None:
+        env = dict(os.environ, DATABASE_URL=test_database_url(), REDIS_URL=settings.REDIS_URL,
+                   DTS_LEASE_TTL_SECONDS=str(settings.DTS_LEASE_TTL_SECONDS), PYTHONUNBUFFERED="1")
+        self.log_path = log_path
+        with open(log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "dts", "worker", "-P", "threads", "-c", "4", "-l", "INFO",
+                 "-Q", ",".join(queues), "--without-heartbeat", "--without-gossip", "--without-mingle"],
+                cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+@pytest.fixture
+def workers(transactional_db: None, tmp_path: Any) -> Iterator[Callable[..., QueueWorker]]:
+    """Start worker processes (all queues unless told); all are stopped at the end."""
+    started: list[QueueWorker] = []
+
+    def start(queues: tuple[str, ...] = ("default", "stream", "snapshot", "compare")) -> QueueWorker:
+        worker = QueueWorker(str(tmp_path / f"worker{len(started)}.log"), list(queues))
+        started.append(worker)
+        return worker
+
+    yield start
+    # Runners stop within a second when asked; then the workers shut down at once instead of waiting for them.
+    SyncTask.objects.update(desired_state="stopped")
+    time.sleep(1.5)
+    for worker in started:
+        worker.stop()
