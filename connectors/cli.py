@@ -23,7 +23,7 @@ from connectors.pipeline.checkpoint import FileCheckpointStore
 from connectors.pipeline.observer import PrintObserver
 from connectors.pipeline.task import TaskRunner
 from connectors.registry import connector_for
-from connectors.spec import TaskSpec
+from connectors.spec import SpecError, TaskSpec
 
 
 def _load_spec(path: str) -> TaskSpec:
@@ -84,6 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
+    except SpecError as exc:
+        print("error: invalid task spec:", file=sys.stderr)
+        for path, problem in exc.problems:
+            print(f"  {path or '(spec)'}: {problem}", file=sys.stderr)
+        return 2
     except ConnectorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

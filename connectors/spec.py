@@ -160,6 +160,9 @@ def _options(data: Any, problems: list[tuple[str, str]]) -> TaskOptions:
     if "server_id" in values and values["server_id"] is not None and (
             not isinstance(values["server_id"], int) or not 0 < values["server_id"] < 2**32):
         problems.append(("options.server_id", "must be an integer from 1 to 4294967295"))
+    if values.get("start_position") is not None and not isinstance(values["start_position"], dict):
+        problems.append(("options.start_position", "must be a position object as a task's state saves it "
+                                                   "(MySQL: {\"file\": …, \"pos\": …}), or null"))
     try:
         return TaskOptions(**values)
     except TypeError as exc:

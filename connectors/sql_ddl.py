@@ -198,14 +198,25 @@ def plan(statement: str, schema: TableSchema | None, target: TableId, inspect: I
          source_name: str | None = None) -> list[DdlOp]:
     """The operations that bring the target in line with a DDL event.
 
-    schema is the table's canonical schema after the statement (None: the table was dropped);
+    schema is the table's canonical schema after the statement (None: the table was dropped, or
+    renamed away: then the target table is renamed the same way);
     target is where the event's table lives at the target; source_name is the event's table
     name at the source, used to tell which side of a rename target is. For a rename the other
     side's name is taken from the statement, in target's database.
     """
-    if schema is None:
-        return [DropTable(target)]
     parsed = parse_statement(statement)
+    if schema is None:
+        if parsed.table_renames:
+            # Renamed away (RENAME TABLE t TO u, ALTER TABLE t RENAME TO u): the table lives on under the
+            # new name, so the target table is renamed too, never dropped with its rows.
+            name = source_name or target.name
+            old_name, new_name = _rename_for(parsed.table_renames, name)
+            new = TableId(target.database, new_name)
+            if name == old_name and new != target:
+                if inspect(target) is not None and inspect(new) is None:
+                    return [RenameTable(target, new)]
+                return []  # already renamed (a replay), or nothing to rename
+        return [DropTable(target)]
     if not parsed.table_renames:
         return _after_rename(parsed, schema, target, inspect(target), same_type)
     name = source_name or target.name

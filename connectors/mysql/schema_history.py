@@ -20,7 +20,7 @@ from typing import Any
 
 from connectors.mysql.binlog_rows import BinlogColumn, binlog_type, compatible
 from connectors.mysql.catalog import mariadb_default
-from connectors.mysql.types import apply_zero_date_policy, native_kind, parse_column_type
+from connectors.mysql.types import apply_zero_date_policy, canonical_default, native_kind, parse_column_type
 from connectors.types import ColumnSchema, TableId, TableSchema
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def read_table_schema(conn: Any, table: TableId, policy: str, *, mariadb: bool, 
             name=name, type=parse_column_type(_text(column_type), is_json=name in json_columns),
             nullable=_text(nullable) == "YES",
             default=mariadb_default(default_text) if mariadb else default_text)
-        columns.append(apply_zero_date_policy(column, policy))
+        columns.append(canonical_default(apply_zero_date_policy(column, policy)))
     indexes: dict[str, list[str]] = {}
     partial: set[str] = set()
     for index_name, column_name, sub_part in index_rows:

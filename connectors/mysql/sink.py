@@ -185,8 +185,13 @@ class MySQLSink(MySQLConnector, Sink):
                 except pymysql.err.OperationalError as exc:  # MySQL 8 may need SESSION_VARIABLES_ADMIN
                     log.warning("cannot set explicit_defaults_for_timestamp (%s); TIMESTAMP columns are "
                                 "declared NULL explicitly instead", exc)
-                cursor.execute("SELECT @@max_allowed_packet")
-                (packet,) = cursor.fetchone()
+                cursor.execute("SELECT @@max_allowed_packet, @@SESSION.binlog_format")
+                packet, binlog_format = cursor.fetchone()
+                # READ COMMITTED: no gap locks, so parallel chunk loads (range DELETE + INSERT) and parallel
+                # partitions (DELETE of a missing key + INSERT nearby) on one table cannot deadlock; under
+                # REPEATABLE READ they do. A STATEMENT binlog refuses READ COMMITTED writes: keep the default.
+                if _text(binlog_format).upper() != "STATEMENT":
+                    cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
             # Characters, counted at up to 4 bytes each (utf8mb4), with room for the statement around them.
             self.statement_chars = max(16_384, min(STATEMENT_CHARS, int(packet) // 4 - 4096))
             self._conn = conn
@@ -560,12 +565,13 @@ class MySQLSink(MySQLConnector, Sink):
         ops = self.plan_ddl(event, target)
         if not ops:
             return
-        assert event.schema is not None or all(isinstance(op, DropTable) for op in ops)
+        assert event.schema is not None or all(isinstance(op, DropTable | RenameTable) for op in ops)
         mapper = self._mapper(event.schema) if event.schema is not None else None
         for op in ops:
             log.info("DDL on %s: %s", target, op)
-            if mapper is None:
-                statements = [f"DROP TABLE IF EXISTS {ddl.qualified(op.table)}"]
+            if mapper is None:  # the table is gone from the source under this name: dropped or renamed away
+                statements = ([f"RENAME TABLE {ddl.qualified(op.table)} TO {ddl.qualified(op.new)}"]
+                              if isinstance(op, RenameTable) else [f"DROP TABLE IF EXISTS {ddl.qualified(op.table)}"])
             else:
                 statements = ddl.render(op, mapper, collation=self.collation, has_primary_key=self._has_primary_key,
                                         literal=literal)

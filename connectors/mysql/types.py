@@ -18,6 +18,7 @@ hold) follow the task's zero_date_policy:
 from __future__ import annotations
 
 import datetime
+import decimal
 import re
 import struct
 from collections.abc import Callable
@@ -197,6 +198,47 @@ def apply_zero_date_policy(column: ColumnSchema, policy: str) -> ColumnSchema:
     return column
 
 
+_INTEGER = re.compile(r"[+-]?\d+")
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_BIT_LITERAL = re.compile(r"b'([01]*)'", re.IGNORECASE)
+
+
+def canonical_default(column: ColumnSchema) -> ColumnSchema:
+    """The column with its literal default as a canonical value of its kind (7, not '7'), when it is one.
+
+    information_schema gives defaults as text. A sink writes a default into DDL only when it is a
+    value of the column's kind (connectors.sql_ddl.default_fits), and an added column's default is
+    what the rows already there hold at the source (MySQL logs no row for them). Expressions
+    (CURRENT_TIMESTAMP, uuid()) and text that does not parse stay as they are, and so unused.
+    TIMESTAMP defaults are shown in the reading session's time zone, so they are left as text too.
+    """
+    text = column.default
+    if not isinstance(text, str):
+        return column
+    kind = column.type.kind
+    value: Any = text
+    try:
+        if kind in (Kind.INT, Kind.YEAR) and _INTEGER.fullmatch(text):
+            value = int(text)
+        elif kind == Kind.DECIMAL and _NUMBER.fullmatch(text):
+            value = decimal.Decimal(text)
+        elif kind == Kind.FLOAT and _NUMBER.fullmatch(text):
+            value = float(text)
+        elif kind == Kind.BIT and (match := _BIT_LITERAL.fullmatch(text)):
+            value = int(match.group(1) or "0", 2)
+        elif kind == Kind.DATE:
+            value = datetime.date.fromisoformat(text)
+        elif kind == Kind.DATETIME:
+            value = datetime.datetime.fromisoformat(text)
+        elif kind == Kind.TIME and re.fullmatch(r"-?\d+:\d\d:\d\d(?:\.\d+)?", text):
+            value = parse_time_text(text)
+    except ValueError:  # a zero date, an invalid date: not a value of the kind
+        return column
+    if value is text:
+        return column
+    return ColumnSchema(column.name, column.type, column.nullable, value)
+
+
 def native_kind(column: ColumnSchema) -> CanonicalType:
     """The column's type before the zero-date policy (a 'string' policy turns dates into STRING)."""
     if column.type.kind == Kind.STRING and column.type.native:
@@ -211,12 +253,20 @@ def native_kind(column: ColumnSchema) -> CanonicalType:
 _F32 = struct.Struct("<f")
 
 
+FLOAT32_MAX = 3.4028234663852886e38  # the largest finite binary32 value
+
+
 def float32_shortest(value: float) -> float:
-    """The shortest decimal that reads back as the same binary32 value (0.1f -> 0.1, not 0.10000000149)."""
+    """The shortest decimal that reads back as the same binary32 value (0.1f -> 0.1, not 0.10000000149).
+
+    Near the top of the range the shortest text (3.4028235e38 for FLT_MAX) is, as a number, beyond
+    binary32's range: a target checking the range (PostgreSQL real, MySQL FLOAT) refuses it, so
+    there the exact value is kept.
+    """
     packed = _F32.pack(value)
     for digits in range(6, 10):
         candidate = float(f"{value:.{digits}g}")
-        if _F32.pack(candidate) == packed:
+        if _F32.pack(candidate) == packed and abs(candidate) <= FLOAT32_MAX:
             return candidate
     return value
 

@@ -3,6 +3,14 @@
 Batches are written one after another; within a batch the partitions are written in parallel,
 each in its own transaction, and the call returns only when every partition has committed.
 A partition that fails leaves the batch uncheckpointed, so a resume replays it (invariant 2).
+
+Tables with a unique key besides the one rows are applied by: a merged batch holds each key's last
+image, and upserting those one by one can meet a unique value another row of the batch still holds
+at the target (a code swapped between two rows, a key change moving a unique value from the old
+key's row to the new key's). Such a table's batch is therefore never split across partitions, and
+every key it upserts is deleted first, in the same transaction: after the deletes, the target
+holds the rows the batch does not touch, and the batch's final images fit beside them as they do
+at the source.
 """
 
 from __future__ import annotations
@@ -14,11 +22,31 @@ from typing import Any
 from connectors.base import Batch, Sink, TableBatch
 
 
+def has_other_unique_keys(entry: TableBatch) -> bool:
+    key = tuple(entry.schema.key_columns)
+    return any(tuple(unique) != key for unique in entry.schema.unique_keys)
+
+
+def unique_safe(batch: Batch) -> Batch:
+    """The batch with, for tables having other unique keys, every upserted key also deleted first."""
+    if not any(entry.upserts and has_other_unique_keys(entry) for entry in batch.tables.values()):
+        return batch
+    safe = Batch()
+    for table_id, entry in batch.tables.items():
+        if entry.upserts and has_other_unique_keys(entry):
+            entry = TableBatch(entry.schema, entry.target, entry.upserts, entry.deletes | set(entry.upserts))
+        safe.tables[table_id] = entry
+    return safe
+
+
 def split(batch: Batch, parts: int) -> list[Batch]:
     if parts == 1:
         return [batch]
     out = [Batch() for _ in range(parts)]
     for table_id, entry in batch.tables.items():
+        if has_other_unique_keys(entry):  # one partition: its keys' unique values move between rows
+            out[hash(table_id) % parts].tables[table_id] = entry
+            continue
         pieces = [TableBatch(entry.schema, entry.target) for _ in range(parts)]
         for key, row in entry.upserts.items():
             pieces[hash(key) % parts].upserts[key] = row
@@ -38,6 +66,7 @@ class PartitionedWriter:
     def write(self, batch: Batch, **kwargs: Any) -> None:
         if not batch.tables:
             return
+        batch = unique_safe(batch)
         if self._pool is None or batch.row_count < 2 * len(self.sinks):
             self.sinks[0].write(batch, **kwargs)
             return

@@ -9,21 +9,23 @@ handled by policy, in stream order.
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from connectors.base import Sink, Source
+from connectors.base import Batch, Sink, Source, TableBatch
 from connectors.errors import ConnectorError
 from connectors.events import COMMIT, DDL, HEARTBEAT, ROW_OPS, ChangeEvent, Position
 from connectors.pipeline.merge import BatchBuilder
 from connectors.pipeline.observer import Observer
 from connectors.pipeline.partition import PartitionedWriter
 from connectors.pipeline.ratelimit import RateLimiter
+from connectors.quarantine import QuarantinedRow
 from connectors.spec import TaskSpec
-from connectors.types import TableId
+from connectors.types import TableId, TableSchema
 
 # A transaction bigger than this many batches is written in parts (without checkpointing
 # inside it) so memory stays bounded; replays from the previous commit are harmless.
@@ -51,6 +53,8 @@ class StreamRunner:
         self._handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=2)
         self._writer_done = threading.Event()  # the reader stops handing off once nobody takes
         self._halt = threading.Event()  # ends the reader; unlike `stop`, it says nothing to the caller
+        self._target_shapes: dict[TableId, tuple[str, ...] | None] = {}  # ddl_policy 'ignore' only
+        self._cut_schemas: dict[TableSchema, TableSchema] = {}
 
     def run(self, start: Position) -> None:
         reader = threading.Thread(target=self._read, args=(start,), name="stream-reader", daemon=True)
@@ -134,8 +138,19 @@ class StreamRunner:
         self._put(("batch", builder.take()))
 
     # --- writer (calling) thread ----------------------------------------------------------------
+    def _dirty_kwargs(self, position: dict[str, Any] | None) -> dict[str, Any]:
+        """The sink's on_dirty for one batch: a quarantined row gets the batch's position when the sink has none."""
+        on_dirty = self.on_dirty
+        if on_dirty is None:
+            return {}
+
+        def with_position(row: QuarantinedRow) -> None:
+            on_dirty(row if row.position is not None or position is None
+                     else dataclasses.replace(row, position=position))
+
+        return {"on_dirty": with_position}
+
     def _write_loop(self) -> None:
-        kwargs = {"on_dirty": self.on_dirty} if self.on_dirty is not None else {}
         while True:
             try:
                 kind, payload = self._handoff.get(timeout=1.0)
@@ -147,13 +162,55 @@ class StreamRunner:
                 raise payload
             if kind == "batch":
                 batch, position, commit_time, events = payload
-                self.writer.write(batch, **kwargs)
                 position_json = position.to_json() if position is not None else None
+                if self.spec.options.ddl_policy == "ignore":
+                    batch = self._fit_to_targets(batch)
+                self.writer.write(batch, **self._dirty_kwargs(position_json))
                 if position_json is not None:
                     self.save_position(position_json)
                 self.observer.applied(events, batch.row_count, position_json, commit_time)
             elif kind == "ddl":
                 self._handle_ddl(payload)
+
+    def _fit_to_targets(self, batch: Batch) -> Batch:
+        """Under ddl_policy 'ignore': rows cut down to the columns the target table has.
+
+        The target keeps its shape, so a column added at the source is not copied, and a column
+        dropped at the source is not written (new rows leave it NULL, updated rows keep its value);
+        a renamed column is both. A changed type is not converted: values the target cannot take
+        fail the batch (or are quarantined) like any other dirty row.
+        """
+        fitted = Batch()
+        for table, entry in batch.tables.items():
+            columns = self._target_columns(entry.target)
+            schema = entry.schema
+            if columns is None or schema.column_names == columns:
+                fitted.tables[table] = entry
+                continue
+            missing = [name for name in schema.key_columns if name not in columns]
+            if missing:
+                raise ConnectorError(
+                    f"target table {entry.target} has no column {missing[0]!r} of the key of {table}, so changes "
+                    "cannot be applied by key", hint="apply the source's DDL to the target by hand and resume, or "
+                                                     "use ddl_policy 'apply'")
+            keep = [i for i, name in enumerate(schema.column_names) if name in columns]
+            cut = self._cut_schemas.get(schema)
+            if cut is None:
+                cut = self._cut_schemas[schema] = dataclasses.replace(
+                    schema, columns=tuple(schema.columns[i] for i in keep),
+                    unique_keys=tuple(key for key in schema.unique_keys if set(key) <= set(columns)))
+            fitted.tables[table] = TableBatch(
+                cut, entry.target, {key: tuple(row[i] for i in keep) for key, row in entry.upserts.items()},
+                set(entry.deletes))
+        return fitted
+
+    def _target_columns(self, target: TableId) -> tuple[str, ...] | None:
+        """The target table's column names (None: unknown, or no such table), read once: 'ignore' never alters it."""
+        if target not in self._target_shapes:
+            inspect = getattr(self.ddl_sink, "inspect", None)
+            shape = inspect(target) if inspect is not None else None
+            self._target_shapes[target] = tuple(shape.column_names) if shape is not None else None
+        return self._target_shapes[target]
 
     def _handle_ddl(self, event: ChangeEvent) -> None:
         policy = self.spec.options.ddl_policy

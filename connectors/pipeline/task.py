@@ -38,7 +38,7 @@ def endpoint_configs(spec: TaskSpec) -> tuple[ConnectionConfig, ConnectionConfig
     options = spec.options
     source = dataclasses.replace(spec.source, options={
         **spec.source.options, "zero_date_policy": options.zero_date_policy, "server_id": options.server_id,
-        "allow_no_primary_key": options.allow_no_primary_key, "heartbeat_seconds": options.heartbeat_seconds})
+        "allow_no_primary_key": options.allow_no_primary_key, "heartbeat_interval": options.heartbeat_seconds})
     target = dataclasses.replace(spec.target, options={**spec.target.options, "source_engine": spec.source.engine})
     return source, target
 
@@ -85,7 +85,9 @@ class TaskRunner:
         self.quarantine_count = int(self.state.get("quarantined", 0))
         source = self.new_source()
         try:
-            schemas = self._schemas(source)
+            streamed = (set(self.state.get("tables", [str(m.source) for m in self.spec.tables]))
+                        if self.state["phase"] == "stream" else set())
+            schemas = self._schemas(source, streamed)
             mode = self.spec.mode
             tables = list(self.spec.tables)
             if self.state["phase"] == "new":
@@ -127,10 +129,20 @@ class TaskRunner:
         self.observer.phase(phase)
         return phase
 
-    def _schemas(self, source: Source) -> dict[TableId, TableSchema]:
+    def _schemas(self, source: Source, streamed: set[str] | frozenset[str] = frozenset()
+                 ) -> dict[TableId, TableSchema]:
+        """Each table's schema, refusing tables without a key; `streamed` tables (already in the stream) may be gone."""
         schemas = {}
         for mapping in self.spec.tables:
-            schema = source.table_schema(mapping.source)
+            try:
+                schema = source.table_schema(mapping.source)
+            except ConnectorError as exc:
+                if str(mapping.source) not in streamed:
+                    raise
+                # Dropped or renamed away at the source, and replayed so by the stream before this resume:
+                # the stream goes on from its checkpoint and applies the table's return when it comes.
+                self.observer.log("warning", f"cannot read the schema of {mapping.source} now, streaming on: {exc}")
+                continue
             if not schema.key_columns:
                 raise NoPrimaryKey(
                     f"table {mapping.source} has no primary key or NOT NULL unique key, so changes cannot be "
@@ -257,6 +269,7 @@ class TaskRunner:
             with self.state_lock:
                 self.quarantine_count += 1
                 count = self.quarantine_count
+                self.state["quarantined"] = count  # saved with the next checkpoint, snapshot chunks included
             self.observer.quarantined(row.table, row.key, row.row, row.column, row.error, row.position)
             if count > self.spec.options.max_quarantine:
                 raise QuarantineLimitExceeded(

@@ -36,8 +36,9 @@ Type mapping (every value read back equals the value written, after the normalis
 
 NUL characters cannot be stored in text, varchar or jsonb: such rows are dirty (see
 connectors.quarantine). Identifiers keep the source's names exactly (quoted). Column defaults are
-not copied: the sink always writes every column; only an added NOT NULL column gets its default
-(or the zero value MySQL gives existing rows) so existing rows can take it.
+not copied: the sink always writes every column; only an added column gets its default (or, NOT
+NULL without one, the zero value MySQL gives existing rows) so existing rows hold what they hold
+at the source.
 
 The type text is spelled as PostgreSQL's format_type() prints it, so comparing it with an
 introspected column tells whether the column already has the right type.
@@ -232,18 +233,18 @@ def _names(names: tuple[str, ...] | list[str]) -> sql.Composed:
 
 
 def add_column_default(column: ColumnSchema) -> Any:
-    """The value existing rows get for an added NOT NULL column: its default, or MySQL's implicit one.
+    """The value existing rows get for an added column: its default, or (NOT NULL) MySQL's implicit one.
 
     MySQL fills existing rows itself and writes nothing to the binlog for them, so the target
     must use the same value. Returns None when there is nothing safe to use (the column is then
     added as declared, and PostgreSQL refuses it if the table has rows).
     """
-    if column.nullable:
-        return None
     ct = column.type
     default = column.default
     if default is not None and default_fits(ct, default):
-        return default
+        return default  # nullable or not: the rows already at the source hold it
+    if column.nullable:
+        return None
     implicit: dict[Kind, Any] = {Kind.INT: 0, Kind.DECIMAL: decimal.Decimal(0), Kind.FLOAT: 0.0, Kind.BIT: 0,
                                  Kind.BOOL: False, Kind.STRING: "", Kind.SET: "", Kind.BYTES: b"", Kind.YEAR: 0,
                                  Kind.TIME: datetime.timedelta(0)}
