@@ -260,12 +260,19 @@ class Chunk:
 
 @dataclass
 class TableBatch:
-    """Merged changes for one table: the last image per key to upsert, and keys to delete."""
+    """Merged changes for one table: the last image per key to upsert, and keys to delete.
+
+    A table without a key (allowed only by the task option allow_no_primary_key) cannot be
+    merged: its inserted rows and updated images are appended, and its deletes are counted as
+    skipped, never silently lost.
+    """
 
     schema: TableSchema
     target: TableId
     upserts: dict[tuple[Any, ...], tuple[Any, ...]] = field(default_factory=dict)
     deletes: set[tuple[Any, ...]] = field(default_factory=set)
+    appends: list[tuple[Any, ...]] = field(default_factory=list)
+    skipped_deletes: int = 0
 
 
 @dataclass
@@ -274,4 +281,4 @@ class Batch:
 
     @property
     def row_count(self) -> int:
-        return sum(len(t.upserts) + len(t.deletes) for t in self.tables.values())
+        return sum(len(t.upserts) + len(t.deletes) + len(t.appends) for t in self.tables.values())

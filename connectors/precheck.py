@@ -56,7 +56,12 @@ def _check_tables(spec: TaskSpec, report: CheckReport) -> None:
             unknown = [c.name for c in schema.columns if c.type.kind == Kind.UNKNOWN]
             rows = estimates.get(str(mapping.source))
             size = f"~{rows:,} rows" if rows is not None else "size unknown"
-            if not schema.key_columns:
+            if not schema.key_columns and spec.options.allow_no_primary_key:
+                report.add(name, title, CheckStatus.WARNING,
+                           f"no primary key or NOT NULL unique key ({size}): copied append-only, at least once",
+                           "Updates append the new row and deletes are skipped (and logged); add a key for an "
+                           "exact copy.", CheckScope.SOURCE)
+            elif not schema.key_columns:
                 report.add(name, title, CheckStatus.FAILED,
                            f"no primary key or NOT NULL unique key ({size}): changes cannot be applied by key",
                            "Add a primary key to the source table, or leave the table out of the task.",

@@ -420,6 +420,23 @@ class MySQLSink(MySQLConnector, Sink):
 
     # Change batches
 
+    def _append(self, table_plan: _TablePlan, rows: list[tuple[Any, ...]], on_dirty: OnDirty | None) -> None:
+        """Rows of a keyless table, appended with multi-row INSERTs in one transaction (at least once)."""
+        conn = self.connection()
+        try:
+            conn.begin()
+            self._insert(table_plan, rows, upsert=False)
+            conn.commit()
+            return
+        except Exception as exc:
+            conn.rollback()
+            if not _is_dirty(exc):
+                raise
+            log.info("appended rows of %s rejected (%s); locating the dirty rows", table_plan.schema.table, exc)
+        self._in_transaction(lambda: self._isolate(
+            table_plan, [(False, row) for row in rows],
+            lambda part: self._insert(table_plan, [row for _, row in part], upsert=False), on_dirty, None))
+
     def write(self, batch: Batch, *, on_dirty: OnDirty | None = None) -> None:
         """Apply a merged batch in one transaction: per table, deletes then upserts, by key.
 
@@ -428,6 +445,8 @@ class MySQLSink(MySQLConnector, Sink):
         """
         work: list[tuple[_TablePlan, TableBatch]] = []
         for table_batch in batch.tables.values():
+            if table_batch.appends:
+                self._append(self._plan(table_batch.schema, table_batch.target), table_batch.appends, on_dirty)
             if not table_batch.upserts and not table_batch.deletes:
                 continue
             table_plan = self._plan(table_batch.schema, table_batch.target)

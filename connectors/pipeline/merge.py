@@ -44,6 +44,11 @@ class BatchBuilder:
             entry = self.batch.tables[table] = TableBatch(event.schema, self._target_of(table))
         if self.events == 0:
             self.started = time.monotonic()
+        self.events += 1
+        self.commit_time = event.commit_time
+        if not event.schema.key_columns:
+            self._add_keyless(entry, event)
+            return
         key_at = event.schema.key_indexes()
         if event.op == INSERT:
             assert event.after is not None
@@ -66,8 +71,17 @@ class BatchBuilder:
             entry.deletes.add(key)
         else:
             raise ValueError(f"not a row event: {event.op}")
-        self.events += 1
-        self.commit_time = event.commit_time
+
+    @staticmethod
+    def _add_keyless(entry: TableBatch, event: ChangeEvent) -> None:
+        """Append-only (at least once): new images are appended; deletes cannot be applied."""
+        if event.op in (INSERT, UPDATE):
+            assert event.after is not None
+            entry.appends.append(event.after)
+        elif event.op == DELETE:
+            entry.skipped_deletes += 1
+        else:
+            raise ValueError(f"not a row event: {event.op}")
 
     def commit(self, position: Position, commit_time: float) -> None:
         self.position = position

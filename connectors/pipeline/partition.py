@@ -44,7 +44,8 @@ def split(batch: Batch, parts: int) -> list[Batch]:
         return [batch]
     out = [Batch() for _ in range(parts)]
     for table_id, entry in batch.tables.items():
-        if has_other_unique_keys(entry):  # one partition: its keys' unique values move between rows
+        if has_other_unique_keys(entry) or entry.appends or entry.skipped_deletes:
+            # One partition: unique values move between rows, or (keyless) there is no key to split by.
             out[hash(table_id) % parts].tables[table_id] = entry
             continue
         pieces = [TableBatch(entry.schema, entry.target) for _ in range(parts)]

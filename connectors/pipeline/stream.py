@@ -169,6 +169,10 @@ class StreamRunner:
                 if position_json is not None:
                     self.save_position(position_json)
                 self.observer.applied(events, batch.row_count, position_json, commit_time)
+                for table_id, entry in batch.tables.items():
+                    if entry.skipped_deletes:
+                        self.observer.log("warning", f"{table_id} has no key: {entry.skipped_deletes} deleted row(s) "
+                                                     "left at the target (append-only, allow_no_primary_key)")
             elif kind == "ddl":
                 self._handle_ddl(payload)
 

@@ -144,9 +144,13 @@ class TaskRunner:
                 self.observer.log("warning", f"cannot read the schema of {mapping.source} now, streaming on: {exc}")
                 continue
             if not schema.key_columns:
-                raise NoPrimaryKey(
-                    f"table {mapping.source} has no primary key or NOT NULL unique key, so changes cannot be "
-                    "applied by key", hint="add a primary key to the source table, or leave the table out of the task")
+                if not self.spec.options.allow_no_primary_key:
+                    raise NoPrimaryKey(
+                        f"table {mapping.source} has no primary key or NOT NULL unique key, so changes cannot be "
+                        "applied by key", hint="add a primary key to the source table, leave the table out of the "
+                        "task, or set options.allow_no_primary_key for append-only, at-least-once copying "
+                        "(updates append the new row, deletes are skipped and counted)")
+                self.observer.log("warning", f"{mapping.source} has no key: append-only, at least once")
             schemas[mapping.source] = schema
         return schemas
 

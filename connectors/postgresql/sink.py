@@ -395,6 +395,8 @@ class PostgreSQLSink(PostgreSQLConnector, Sink):
         """
         work: list[tuple[_TablePlan, list[Sequence[Any]]]] = []
         for table_batch in batch.tables.values():
+            if table_batch.appends:
+                self._append(self._plan(table_batch.schema, table_batch.target), table_batch.appends, on_dirty)
             if not table_batch.upserts and not table_batch.deletes:
                 continue
             table_plan = self._plan(table_batch.schema, table_batch.target)
@@ -424,6 +426,21 @@ class PostgreSQLSink(PostgreSQLConnector, Sink):
             for table_plan, items in work:
                 self._isolate(table_plan, items, functools.partial(self._merge, table_plan, clear=True),
                               on_dirty, None, staged=True)
+
+    def _append(self, table_plan: _TablePlan, rows: list[tuple[Any, ...]], on_dirty: OnDirty | None) -> None:
+        """Rows of a keyless table, appended with COPY in one transaction (at least once)."""
+        conn = self.connection()
+        try:
+            with conn.transaction():
+                self._copy(table_plan.copy_sql, table_plan.copy_types, table_plan.convert, rows, None)
+            return
+        except DIRTY_ERRORS as exc:
+            log.info("appended rows of %s rejected (%s); locating the dirty rows", table_plan.schema.table,
+                     _first_line(exc))
+        with conn.transaction():
+            self._isolate(table_plan, list(rows), lambda part: self._copy(
+                table_plan.copy_sql, table_plan.copy_types, table_plan.convert, part, None), on_dirty, None,
+                staged=False)
 
     def _write_small(self, work: list[tuple[_TablePlan, list[Sequence[Any]]]]) -> None:
         """Deletes then upserts as one multi-statement query: one round trip, one implicit transaction.

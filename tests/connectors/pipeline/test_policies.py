@@ -232,3 +232,24 @@ def test_rate_limit_slows_a_full_load(src: Sql, pg_target: PgTarget, make_spec: 
     assert outcome == "completed" and pg_target.count("items") == 6000
     # 2000 rows/s with one second of burst: the first 2000 rows are free, the other 4000 take 2 s.
     assert elapsed >= 1.9, f"6000 rows at 2000 rows/s took only {elapsed:.2f}s"
+
+
+def test_a_keyless_table_is_copied_append_only_when_the_task_allows_it(
+        src: Sql, target: Target, make_spec: Any, mariadb: Any) -> None:
+    src("CREATE TABLE events_log (at INT, message VARCHAR(40))")
+    src("INSERT INTO events_log VALUES (1, 'boot'), (2, 'ready'), (2, 'ready')")  # duplicates are real rows
+    recorder = Recorder()
+    run = Run(make_spec(target, ["events_log"], "full+incremental", allow_no_primary_key=True),
+              observer=recorder).start()
+    run.wait_streaming()
+    src("INSERT INTO events_log VALUES (3, 'job started'), (4, 'job done')")
+    src("UPDATE events_log SET message = 'job finished' WHERE at = 4")
+    src("DELETE FROM events_log WHERE at = 1")
+    run.wait_caught_up(binlog_head(mariadb))
+    run.finish()
+    rows = sorted(target.rows("events_log", "at, message", order="at, message"))
+    # Every inserted row and every new image lands; the deleted row stays, and the skip is logged.
+    assert rows == sorted([(1, "boot"), (2, "ready"), (2, "ready"), (3, "job started"), (4, "job done"),
+                           (4, "job finished")])
+    assert any("1 deleted row(s) left at the target" in message for _, message in recorder.logs)
+    assert any("append-only" in message for level, message in recorder.logs if level == "warning")
