@@ -109,7 +109,8 @@ class StreamRunner:
                 if len(builder) >= options.batch_size or self._aged(builder):
                     self._flush(builder)
             elif op == DDL:
-                if event.table in self.tables or self._is_new_selected_table(event.table):
+                # DDL of tables outside the task is not ours; new tables join by editing the task.
+                if event.table in self.tables:
                     self._flush(builder)
                     self._put(("ddl", event))
             elif op == HEARTBEAT:
@@ -127,9 +128,6 @@ class StreamRunner:
                 break
         if len(builder) or builder.position is not None:
             self._flush(builder)
-
-    def _is_new_selected_table(self, table: TableId | None) -> bool:
-        return False  # new tables join a task by editing it (snapshot, then stream), not implicitly
 
     def _aged(self, builder: BatchBuilder) -> bool:
         return time.monotonic() - builder.started >= self.spec.options.flush_interval
