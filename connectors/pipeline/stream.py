@@ -25,6 +25,7 @@ from connectors.pipeline.partition import PartitionedWriter
 from connectors.pipeline.ratelimit import RateLimiter
 from connectors.quarantine import QuarantinedRow
 from connectors.spec import TaskSpec
+from connectors.sql_ddl import parse_statement
 from connectors.types import TableId, TableSchema
 
 # A transaction bigger than this many batches is written in parts (without checkpointing
@@ -35,6 +36,18 @@ IDLE_CHECKPOINT_SECONDS = 2.0
 
 class DdlRefused(ConnectorError):
     """The task's DDL policy is 'fail' and the source changed a table's structure."""
+
+
+class TableReplaced(Exception):
+    """A rename put another table under a task table's name (an online schema change's swap).
+
+    Its rows were never streamed, so the table must be copied again; the task runner does that
+    through the same path as a table added to a running task.
+    """
+
+    def __init__(self, table: TableId) -> None:
+        super().__init__(f"{table} was replaced by another table")
+        self.table = table
 
 
 class StreamRunner:
@@ -229,3 +242,18 @@ class StreamRunner:
             self.observer.log("warning", f"ignored DDL (policy 'ignore') from {where}")
         if event.position is not None:
             self.save_position(event.position.to_json())
+        if policy == "apply":
+            replaced = self._swapped_in(event)
+            if replaced is not None:
+                self.observer.log("warning", f"{replaced} was replaced by another table ({event.ddl}): copying it "
+                                             "again")
+                raise TableReplaced(replaced)
+
+    def _swapped_in(self, event: ChangeEvent) -> TableId | None:
+        """A task table that a rename gave to a table the task did not stream (t_new TO t), if any."""
+        assert event.table is not None
+        names = {table.name for table in self.tables if table.database == event.table.database}
+        for old, new in parse_statement(event.ddl or "").table_renames:
+            if new in names and old not in names:
+                return TableId(event.table.database, new)
+        return None

@@ -19,7 +19,7 @@ from connectors.pipeline.checkpoint import CheckpointStore
 from connectors.pipeline.observer import NullObserver, Observer
 from connectors.pipeline.partition import PartitionedWriter
 from connectors.pipeline.snapshot import SnapshotLoader
-from connectors.pipeline.stream import StreamRunner
+from connectors.pipeline.stream import StreamRunner, TableReplaced
 from connectors.registry import sink_for, source_for
 from connectors.spec import TableMapping, TaskSpec
 from connectors.types import TableId, TableSchema
@@ -111,13 +111,19 @@ class TaskRunner:
                 self.state.setdefault("position", self.state["start_position"])
                 self.state["tables"] = [str(m.source) for m in tables]
                 self.save()
-            if self.state["phase"] == "stream":
+            while self.state["phase"] == "stream":
                 joined = set(self.state.setdefault("tables", [str(m.source) for m in tables]))
                 new = [m for m in tables if str(m.source) not in joined]
                 if new and not self._join(new, schemas, source):
                     return "stopped"
                 self.observer.phase("stream")
-                self._stream(source, tables, self.stop)
+                try:
+                    self._stream(source, tables, self.stop)
+                except TableReplaced as replaced:
+                    # The stream saved the position after the swap; copy the new table, then stream on.
+                    self._forget(str(replaced.table))
+                    schemas = self._schemas(source, streamed=set(self.state["tables"]))
+                    continue
                 return "stopped"
             return self.state["phase"]  # type: ignore[no-any-return]
         finally:
@@ -153,6 +159,13 @@ class TaskRunner:
                 self.observer.log("warning", f"{mapping.source} has no key: append-only, at least once")
             schemas[mapping.source] = schema
         return schemas
+
+    def _forget(self, table: str) -> None:
+        """Take a table out of the stream and its copy out of the state, so it joins again."""
+        with self.state_lock:
+            self.state["tables"] = [name for name in self.state["tables"] if name != table]
+            self.state.setdefault("snapshot", {}).pop(table, None)
+        self.save()
 
     def _snapshot_loader(self) -> SnapshotStage:
         if self._snapshot_stage is not None:

@@ -51,6 +51,10 @@ class DistributedSnapshot:
             for mapping, name in zip(mappings, names, strict=True):
                 if tables.get(name, {}).get("finished"):
                     continue
+                if name not in tables:
+                    # Not planned in this state: chunks left over belong to an earlier copy (a table
+                    # replaced by another, or a crash before the state was saved): plan afresh.
+                    SnapshotChunk.objects.filter(task=self.task, source_table=name).delete()
                 if not SnapshotChunk.objects.filter(task=self.task, source_table=name).exists():
                     chunks = source.snapshot_chunks(schemas[mapping.source], self.runner.spec.options.chunk_size)
                     SnapshotChunk.objects.bulk_create(

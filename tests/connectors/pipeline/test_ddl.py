@@ -10,7 +10,7 @@ from connectors.pipeline.checkpoint import MemoryCheckpointStore
 from connectors.pipeline.stream import DdlRefused
 from dts.localservers import MariaDBServer
 from tests.connectors.mysql.conftest import Sql
-from tests.connectors.pipeline.conftest import PgTarget, Run, Target, binlog_head
+from tests.connectors.pipeline.conftest import PgTarget, Recorder, Run, Target, binlog_head
 
 
 def start_streaming(src: Sql, target: Target, make_spec: Any, runs: Callable[..., Run], policy: str) -> Run:
@@ -157,3 +157,24 @@ def test_a_stream_resumes_after_its_table_was_dropped_at_the_source(
     second.wait_caught_up(binlog_head(mariadb))
     assert pg_target.rows("t") == [(2, "two")]
     assert second.finish() == "stopped"
+
+
+def test_an_online_schema_change_swap_copies_the_new_table_again(src: Sql, target: Target, make_spec: Any,
+                                                                 mariadb: MariaDBServer) -> None:
+    """gh-ost / pt-online-schema-change end with RENAME TABLE t TO t_old, t_new TO t: the task's table is
+    now another table, whose rows were never streamed. It is copied again, then streams on."""
+    src("CREATE TABLE t (id INT PRIMARY KEY, v INT)")
+    src("INSERT INTO t VALUES (1, 1), (2, 2)")
+    recorder = Recorder()
+    run = Run(make_spec(target, ["t"], "full+incremental"), observer=recorder).start()
+    run.wait_streaming()
+    src("CREATE TABLE t_new (id INT PRIMARY KEY, v INT, extra INT)")
+    src("INSERT INTO t_new SELECT id, v, 0 FROM t")
+    src("INSERT INTO t_new VALUES (3, 3, 3)")  # written to the shadow table: never in the stream
+    src("RENAME TABLE t TO t_old, t_new TO t")
+    src("INSERT INTO t VALUES (4, 4, 4)")
+    src("UPDATE t SET extra = 9 WHERE id = 1")
+    run.wait_caught_up(binlog_head(mariadb))
+    run.finish()
+    assert target.rows("t", "id, v, extra") == [(1, 1, 9), (2, 2, 0), (3, 3, 3), (4, 4, 4)]
+    assert any("was replaced by another table" in message for _, message in recorder.logs)

@@ -234,3 +234,21 @@ def test_a_table_added_to_a_streaming_task_is_copied_and_joins_while_the_other_k
     assert task.status == "running"
     assert task.logs.filter(message__startswith=f"joined {mysql_db}.items").exists()
     assert task.runs.count() == 1  # the same runner carried on: no restart of the task
+
+
+def test_an_online_schema_change_swap_is_copied_again_by_the_workers(
+        personas: Personas, mariadb: MariaDBServer, mysql_db: str, postgres: PostgresServer, pg_db: str,
+        mysql_source: Datasource, pg_target: Datasource, worker_processes: Any) -> None:
+    seed(mariadb, mysql_db, 2000)
+    worker = worker_processes()
+    task_id = create_task(personas, mysql_source, pg_target, mysql_db)
+    wait_for(lambda: phase(task_id) == "stream", 120, "streaming", worker.log_tail)
+    cur = mariadb.connect(mysql_db).cursor()
+    cur.execute("CREATE TABLE orders_new LIKE orders")
+    cur.execute("INSERT INTO orders_new SELECT id, customer, amount * 2, created, note FROM orders")
+    cur.execute("RENAME TABLE orders TO orders_old, orders_new TO orders")
+    cur.execute("INSERT INTO orders VALUES (5000, 'after swap', 1.00, NOW(6), NULL)")
+    assert_converges(mariadb, mysql_db, postgres, pg_db, diagnostics=worker.log_tail)
+    task = SyncTask.objects.get(pk=task_id)
+    assert task.status == "running" and task.runs.count() == 1
+    assert task.logs.filter(message__contains="was replaced by another table").exists()
