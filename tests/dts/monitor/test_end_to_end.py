@@ -148,7 +148,10 @@ def test_a_halted_stream_fires_the_lag_alert_within_15s_and_it_resolves_once_rev
     assert resolved["resolved_at"] is not None and resolved["message"].startswith("Resolved: ")
     wait_for(lambda: AlertDelivery.objects.filter(event=event, status=DeliveryStatus.SENT).count() == 2, 10,
              "both deliveries to be recorded", diagnostics)
-    assert len(receiver.requests) == 2  # fired once, resolved once: no repeats
+    # This event fired once and resolved once: no repeats. (While the writer goes on, a slow machine may
+    # cross the 3 s threshold again later; that is a new event, not a repeat of this one.)
+    this_event = [r.json()["state"] for r in receiver.requests if r.json().get("event_id") == event.pk]
+    assert this_event == ["firing", "resolved"]
 
 
 def test_an_idle_caught_up_task_shows_lag_0_and_nothing_fires(
