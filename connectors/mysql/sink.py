@@ -41,6 +41,7 @@ from connectors.mysql import ddl
 from connectors.mysql.connection import error_code, open_connection
 from connectors.mysql.connector import MySQLConnector
 from connectors.quarantine import DirtyRowError, OnDirty, format_duration, quarantined
+from connectors.spec import IF_EXISTS
 from connectors.sql_ddl import (
     CreateTable,
     DdlOp,
@@ -55,7 +56,6 @@ from connectors.types import ColumnSchema, Kind, TableId, TableSchema
 
 log = logging.getLogger(__name__)
 
-IF_EXISTS = ("keep", "drop", "truncate", "fail")
 DEFAULT_QUERY_TIMEOUT = 3600.0
 SQL_MODE = "STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO,ERROR_FOR_DIVISION_BY_ZERO"
 STATEMENT_CHARS = 1_000_000  # about 1-4 MB per statement: big enough to amortise, far below the packet limit
@@ -383,11 +383,20 @@ class MySQLSink(MySQLConnector, Sink):
         on_dirty a dirty row raises DirtyRowError and nothing is committed.
         """
         table_plan = self._plan(schema, target)
+        return self._insert_in(table_plan, rows, on_dirty, {"chunk": chunk.to_json()},
+                               lambda: self._delete_range(table_plan, chunk), f"chunk {chunk.index} of {schema.table}")
+
+    def _insert_in(self, table_plan: _TablePlan, rows: Iterable[tuple[Any, ...]], on_dirty: OnDirty | None,
+                   position: dict[str, Any] | None, first: Callable[[], None], what: str) -> int:
+        """`first`, then INSERT rows, in one transaction; when a row is rejected, again row by row.
+
+        Returns the rows written; rows handed to on_dirty are not counted.
+        """
         data = rows if isinstance(rows, list) else list(rows)
         conn = self.connection()
         try:
             conn.begin()
-            self._delete_range(table_plan, chunk)
+            first()
             self._insert(table_plan, data, upsert=False)
             conn.commit()
             return len(data)
@@ -395,12 +404,10 @@ class MySQLSink(MySQLConnector, Sink):
             conn.rollback()
             if not _is_dirty(exc):
                 raise
-            log.info("chunk %s of %s: bulk load rejected (%s); locating the dirty rows", chunk.index,
-                     schema.table, exc)
-        position = {"chunk": chunk.to_json()}
+            log.info("%s: bulk load rejected (%s); locating the dirty rows", what, exc)
 
         def isolated() -> int:
-            self._delete_range(table_plan, chunk)
+            first()
             return self._isolate(table_plan, [(False, row) for row in data],
                                  lambda part: self._insert(table_plan, [row for _, row in part], upsert=False),
                                  on_dirty, position)
@@ -422,20 +429,7 @@ class MySQLSink(MySQLConnector, Sink):
 
     def _append(self, table_plan: _TablePlan, rows: list[tuple[Any, ...]], on_dirty: OnDirty | None) -> None:
         """Rows of a keyless table, appended with multi-row INSERTs in one transaction (at least once)."""
-        conn = self.connection()
-        try:
-            conn.begin()
-            self._insert(table_plan, rows, upsert=False)
-            conn.commit()
-            return
-        except Exception as exc:
-            conn.rollback()
-            if not _is_dirty(exc):
-                raise
-            log.info("appended rows of %s rejected (%s); locating the dirty rows", table_plan.schema.table, exc)
-        self._in_transaction(lambda: self._isolate(
-            table_plan, [(False, row) for row in rows],
-            lambda part: self._insert(table_plan, [row for _, row in part], upsert=False), on_dirty, None))
+        self._insert_in(table_plan, rows, on_dirty, None, lambda: None, f"rows appended to {table_plan.schema.table}")
 
     def write(self, batch: Batch, *, on_dirty: OnDirty | None = None) -> None:
         """Apply a merged batch in one transaction: per table, deletes then upserts, by key.

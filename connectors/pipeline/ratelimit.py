@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class RateLimiter:
@@ -22,3 +26,10 @@ class RateLimiter:
                 self._tokens -= count
                 return
             time.sleep(min(1.0, (count - self._tokens) / self.rate))
+
+
+def throttled(rows: Iterable[T], limiter: RateLimiter) -> Iterator[T]:
+    """The rows, no faster than the limiter allows."""
+    for row in rows:
+        limiter.acquire(1)
+        yield row

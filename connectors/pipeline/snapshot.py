@@ -14,7 +14,7 @@ from typing import Any
 
 from connectors.base import Chunk, Sink, Source
 from connectors.pipeline.observer import Observer
-from connectors.pipeline.ratelimit import RateLimiter
+from connectors.pipeline.ratelimit import RateLimiter, throttled
 from connectors.spec import TableMapping, TaskSpec
 from connectors.types import TableSchema
 
@@ -87,7 +87,7 @@ class SnapshotLoader:
         source, sink = self._connections()
         rows = source.read_chunk(schema, chunk)
         if self._limiter.rate:
-            rows = self._throttled(rows)
+            rows = throttled(rows, self._limiter)
         kwargs = {"on_dirty": self.on_dirty} if self.on_dirty is not None else {}
         count = sink.load_chunk(schema, mapping.target, chunk, rows, **kwargs)
         with self._lock:
@@ -99,8 +99,3 @@ class SnapshotLoader:
             self.save()
             self.observer.table_progress(mapping.source, progress["rows"], progress.get("estimate"),
                                          len(progress["done"]), total)
-
-    def _throttled(self, rows: Any) -> Any:
-        for row in rows:
-            self._limiter.acquire(1)
-            yield row

@@ -32,6 +32,11 @@ class NoPrimaryKey(ConnectorError):
 class QuarantineLimitExceeded(ConnectorError):
     """More rows were quarantined than the task allows."""
 
+    def __init__(self, count: int, limit: int) -> None:
+        super().__init__(f"{count} rows quarantined, more than options.max_quarantine={limit}",
+                         hint="fix the rows' cause (see the quarantine), raise the limit, or use dirty_data_policy "
+                              "'fail'")
+
 
 def endpoint_configs(spec: TaskSpec) -> tuple[ConnectionConfig, ConnectionConfig]:
     """The source and target connection configs with the task's options the connectors read."""
@@ -289,8 +294,6 @@ class TaskRunner:
                 self.state["quarantined"] = count  # saved with the next checkpoint, snapshot chunks included
             self.observer.quarantined(row.table, row.key, row.row, row.column, row.error, row.position)
             if count > self.spec.options.max_quarantine:
-                raise QuarantineLimitExceeded(
-                    f"{count} rows quarantined, more than options.max_quarantine={self.spec.options.max_quarantine}",
-                    hint="fix the rows' cause (see the quarantine), raise the limit, or use dirty_data_policy 'fail'")
+                raise QuarantineLimitExceeded(count, self.spec.options.max_quarantine)
 
         return on_dirty

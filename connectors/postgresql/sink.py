@@ -54,6 +54,7 @@ from connectors.postgresql.values import (
     row_problem,
 )
 from connectors.quarantine import DirtyRowError, OnDirty, quarantined
+from connectors.spec import IF_EXISTS
 from connectors.sql_ddl import (
     CreateTable,
     DdlOp,
@@ -68,7 +69,6 @@ from connectors.types import TableId, TableSchema
 
 log = logging.getLogger(__name__)
 
-IF_EXISTS = ("keep", "drop", "truncate", "fail")
 DEFAULT_QUERY_TIMEOUT = 3600.0
 # What a rejected value raises: server-side data and constraint errors, client-side dumper errors.
 DIRTY_ERRORS: tuple[type[BaseException], ...] = (
@@ -329,21 +329,29 @@ class PostgreSQLSink(PostgreSQLConnector, Sink):
         counted. Without on_dirty a dirty row raises DirtyRowError and nothing is committed.
         """
         table_plan = self._plan(schema, target)
+        return self._copy_in(table_plan, rows, on_dirty, {"chunk": chunk.to_json()},
+                             lambda: self._delete_range(table_plan, chunk), f"chunk {chunk.index} of {schema.table}")
+
+    def _copy_in(self, table_plan: _TablePlan, rows: Iterable[tuple[Any, ...]], on_dirty: OnDirty | None,
+                 position: dict[str, Any] | None, first: Callable[[], None], what: str) -> int:
+        """`first`, then COPY rows, in one transaction; when a row is rejected, again row by row.
+
+        Rows stream into COPY as they arrive and are kept, in case a dirty row forces the slower
+        path. Returns the rows written; rows handed to on_dirty are not counted.
+        """
         conn = self.connection()
         source: Iterator[tuple[Any, ...]] = iter(rows)
         kept: list[Sequence[Any]] = []
         try:
             with conn.transaction():
-                self._delete_range(table_plan, chunk)
+                first()
                 self._copy(table_plan.copy_sql, table_plan.copy_types, table_plan.convert, source, kept)
             return len(kept)
         except DIRTY_ERRORS as exc:
-            log.info("chunk %s of %s: bulk load rejected (%s); locating the dirty rows", chunk.index,
-                     schema.table, _first_line(exc))
+            log.info("%s: bulk load rejected (%s); locating the dirty rows", what, _first_line(exc))
         kept.extend(source)
-        position = {"chunk": chunk.to_json()}
         with conn.transaction():
-            self._delete_range(table_plan, chunk)
+            first()
             return self._isolate(
                 table_plan, kept, lambda part: self._copy(table_plan.copy_sql, table_plan.copy_types,
                                                           table_plan.convert, part, None),
@@ -429,18 +437,8 @@ class PostgreSQLSink(PostgreSQLConnector, Sink):
 
     def _append(self, table_plan: _TablePlan, rows: list[tuple[Any, ...]], on_dirty: OnDirty | None) -> None:
         """Rows of a keyless table, appended with COPY in one transaction (at least once)."""
-        conn = self.connection()
-        try:
-            with conn.transaction():
-                self._copy(table_plan.copy_sql, table_plan.copy_types, table_plan.convert, rows, None)
-            return
-        except DIRTY_ERRORS as exc:
-            log.info("appended rows of %s rejected (%s); locating the dirty rows", table_plan.schema.table,
-                     _first_line(exc))
-        with conn.transaction():
-            self._isolate(table_plan, list(rows), lambda part: self._copy(
-                table_plan.copy_sql, table_plan.copy_types, table_plan.convert, part, None), on_dirty, None,
-                staged=False)
+        self._copy_in(table_plan, rows, on_dirty, None, lambda: None,
+                      f"rows appended to {table_plan.schema.table}")
 
     def _write_small(self, work: list[tuple[_TablePlan, list[Sequence[Any]]]]) -> None:
         """Deletes then upserts as one multi-statement query: one round trip, one implicit transaction.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import F
@@ -13,7 +13,7 @@ from django.utils import timezone
 from connectors.base import Chunk
 from connectors.errors import ConnectorError, is_transient
 from connectors.keys import key_to_json
-from connectors.pipeline.ratelimit import RateLimiter
+from connectors.pipeline.ratelimit import RateLimiter, throttled
 from connectors.pipeline.task import QuarantineLimitExceeded, endpoint_configs
 from connectors.registry import sink_for, source_for
 from dts.sync.chunk_lease import ChunkLease
@@ -70,7 +70,7 @@ class ChunkRunner:
             rows: Iterable[tuple[Any, ...]] = source.read_chunk(schema, chunk)
             if spec.options.rate_limit_rows:
                 # The task's rate is shared by the chunks it runs at once.
-                rows = _throttled(rows, max(1, spec.options.rate_limit_rows // spec.options.parallelism))
+                rows = throttled(rows, RateLimiter(max(1, spec.options.rate_limit_rows // spec.options.parallelism)))
             kwargs = {"on_dirty": self._quarantine} if spec.options.dirty_data_policy == "quarantine" else {}
             self._max_quarantine = spec.options.max_quarantine
             return sink.load_chunk(schema, mapping.target, chunk, rows, **kwargs)
@@ -86,13 +86,4 @@ class ChunkRunner:
                                       position={"chunk": self.chunk.bounds})
         count = QuarantinedRow.objects.filter(task=task).count()
         if count > self._max_quarantine:
-            raise QuarantineLimitExceeded(
-                f"{count} rows quarantined, more than options.max_quarantine={self._max_quarantine}",
-                hint="fix the rows' cause (see the quarantine), raise the limit, or use dirty_data_policy 'fail'")
-
-
-def _throttled(rows: Iterable[tuple[Any, ...]], rate: int) -> Iterator[tuple[Any, ...]]:
-    limiter = RateLimiter(rate)
-    for row in rows:
-        limiter.acquire(1)
-        yield row
+            raise QuarantineLimitExceeded(count, self._max_quarantine)
