@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -12,8 +13,20 @@ from django.utils import timezone
 from dts.accounts.roles import Role
 
 
+class WorkspaceQuerySet(models.QuerySet["Workspace"]):
+    def visible_to(self, user: Any) -> WorkspaceQuerySet:
+        """The workspaces a user may see: all for a superuser, else those they are a member of."""
+        if getattr(user, "is_superuser", False):
+            return self.all()
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        return self.filter(memberships__user=user)
+
+
 class Workspace(models.Model):
     """A team's space: every datasource, task and alert channel belongs to exactly one."""
+
+    objects = WorkspaceQuerySet.as_manager()
 
     name = models.CharField(max_length=100, unique=True)
     description = models.TextField(blank=True)

@@ -53,10 +53,7 @@ class MembershipViewSet(WorkspaceScopedViewSet):
                     "destroy": Role.OWNER}
 
     def workspace(self) -> Workspace:
-        queryset = Workspace.objects.all()
-        if not self.request.user.is_superuser:
-            queryset = queryset.filter(memberships__user=self.request.user)
-        return get_object_or_404(queryset, pk=self.kwargs["workspace_pk"])
+        return get_object_or_404(Workspace.objects.visible_to(self.request.user), pk=self.kwargs["workspace_pk"])
 
     def get_queryset(self) -> Any:
         return super().get_queryset().filter(workspace_id=self.kwargs["workspace_pk"])
@@ -124,7 +121,8 @@ class AuditLogViewSet(viewsets.ReadOnlyModelViewSet):
         queryset = AuditLog.objects.all()
         if user.is_superuser:
             return queryset
-        return queryset.filter(Q(workspace__memberships__user=user) | Q(workspace__isnull=True, actor=user)).distinct()
+        visible = Workspace.objects.visible_to(user)
+        return queryset.filter(Q(workspace__in=visible) | Q(workspace__isnull=True, actor=user))
 
 
 class MeView(APIView):

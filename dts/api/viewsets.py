@@ -31,7 +31,7 @@ class WorkspaceScopedViewSet(viewsets.ModelViewSet):
         user = self.request.user
         if user.is_superuser:
             return queryset
-        member_of = Workspace.objects.filter(memberships__user=user).values("pk")
+        member_of = Workspace.objects.visible_to(user).values("pk")
         lookup = f"{self.workspace_field}__in" if self.workspace_field else "pk__in"
         return queryset.filter(**{lookup: member_of})
 

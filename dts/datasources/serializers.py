@@ -28,10 +28,7 @@ class MemberWorkspaceField(serializers.PrimaryKeyRelatedField):
     """Only the caller's workspaces exist as far as this field is concerned."""
 
     def get_queryset(self) -> Any:
-        user = self.context["request"].user
-        if user.is_superuser:
-            return Workspace.objects.all()
-        return Workspace.objects.filter(memberships__user=user)
+        return Workspace.objects.visible_to(self.context["request"].user)
 
 
 class DatasourceSerializer(serializers.ModelSerializer):

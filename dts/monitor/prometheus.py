@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
 from dts.accounts.authentication import user_for_key
+from dts.accounts.models import Workspace
 from dts.monitor import conf, lag
 from dts.monitor.models import EventState
 from dts.sync.lease import redis_client
@@ -42,9 +43,9 @@ def _caller(request: HttpRequest) -> Any | None:
 
 def _visible_tasks(user: Any | None) -> QuerySet[SyncTask]:
     tasks = SyncTask.objects.select_related("workspace").order_by("pk")
-    if user is None or user.is_superuser:
+    if user is None:
         return tasks
-    return tasks.filter(workspace__memberships__user=user)
+    return tasks.filter(workspace__in=Workspace.objects.visible_to(user))
 
 
 def _escape(value: object) -> str:

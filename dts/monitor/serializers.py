@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from dts.accounts.models import Workspace
 from dts.datasources.serializers import MASK, MaskedPasswordField, MemberWorkspaceField
 from dts.monitor.channels import channel_class
 from dts.monitor.models import AlertChannel, AlertDelivery, AlertEvent, AlertRule, RuleKind
@@ -26,7 +27,7 @@ class MemberObjectField(serializers.PrimaryKeyRelatedField):
     def get_queryset(self) -> Any:
         user = self.context["request"].user
         queryset = self.model.objects.all()
-        return queryset if user.is_superuser else queryset.filter(workspace__memberships__user=user)
+        return queryset.filter(workspace__in=Workspace.objects.visible_to(user))
 
 
 def _unique_name(model: Any, instance: Any, attrs: dict[str, Any], what: str) -> None:
