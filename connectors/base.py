@@ -278,6 +278,9 @@ class TableBatch:
 @dataclass
 class Batch:
     tables: dict[TableId, TableBatch] = field(default_factory=dict)
+    # Where the source was when these changes were read, for sinks that publish it (Redis Streams).
+    position: dict[str, Any] | None = None
+    commit_time: float | None = None
 
     @property
     def row_count(self) -> int:

@@ -19,11 +19,14 @@ CONNECTORS: dict[str, str] = {
 # Only what can read: check() and discover() come with it.
 SOURCES: dict[str, str] = {
     "mysql": "connectors.mysql.source.MySQLSource",
+    "mongodb": "connectors.mongodb.source.MongoDBSource",
 }
 
 SINKS: dict[str, str] = {
     "postgresql": "connectors.postgresql.sink.PostgreSQLSink",
     "mysql": "connectors.mysql.sink.MySQLSink",
+    "mongodb": "connectors.mongodb.sink.MongoDBSink",
+    "redis": "connectors.redis.sink.RedisStreamsSink",
 }
 
 DEFAULT_PORTS = {"mysql": 3306, "postgresql": 5432, "mongodb": 27017, "redis": 6379}

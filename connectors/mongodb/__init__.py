@@ -38,7 +38,9 @@ def open_client(config: ConnectionConfig, **overrides: Any) -> MongoClientT:
     if config.user:
         kwargs["username"] = config.user
         kwargs["password"] = config.password
-    kwargs.update(config.options)
+    from connectors.mongodb.documents import DTS_OPTIONS  # the platform's own options are not MongoClient's
+
+    kwargs.update({name: value for name, value in config.options.items() if name not in DTS_OPTIONS})
     kwargs.update(overrides)
     return MongoClient(config.host, config.port, **kwargs)
 

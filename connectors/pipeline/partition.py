@@ -31,7 +31,7 @@ def unique_safe(batch: Batch) -> Batch:
     """The batch with, for tables having other unique keys, every upserted key also deleted first."""
     if not any(entry.upserts and has_other_unique_keys(entry) for entry in batch.tables.values()):
         return batch
-    safe = Batch()
+    safe = Batch(position=batch.position, commit_time=batch.commit_time)
     for table_id, entry in batch.tables.items():
         if entry.upserts and has_other_unique_keys(entry):
             entry = TableBatch(entry.schema, entry.target, entry.upserts, entry.deletes | set(entry.upserts))
@@ -42,7 +42,7 @@ def unique_safe(batch: Batch) -> Batch:
 def split(batch: Batch, parts: int) -> list[Batch]:
     if parts == 1:
         return [batch]
-    out = [Batch() for _ in range(parts)]
+    out = [Batch(position=batch.position, commit_time=batch.commit_time) for _ in range(parts)]
     for table_id, entry in batch.tables.items():
         if has_other_unique_keys(entry) or entry.appends or entry.skipped_deletes:
             # One partition: unique values move between rows, or (keyless) there is no key to split by.

@@ -1,0 +1,1 @@
+"""Redis Streams sink tests, against a real redis-server."""
