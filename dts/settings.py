@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "dts.datasources",
     "dts.sync",
     "dts.monitor",
+    "dts.compare",
     "dts.platform",
 ]
 
@@ -134,8 +135,14 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("DTS_STATIC_ROOT", default=str(state_dir() / "static")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-STATICFILES_DIRS = [d for d in [BASE_DIR / "frontend" / "dist" / "assets", BASE_DIR / "frontend" / "static"]
-                    if d.exists()]
+# The console's build (frontend/dist, by `npm run build`) is served at /static/console/assets/
+# (Vite's base); its file names carry a content hash, so browsers may cache them for good.
+STATICFILES_DIRS: list[str | tuple[str, str]] = []
+if (BASE_DIR / "frontend" / "dist" / "assets").exists():
+    STATICFILES_DIRS.append(("console/assets", str(BASE_DIR / "frontend" / "dist" / "assets")))
+if (BASE_DIR / "frontend" / "static").exists():
+    STATICFILES_DIRS.append(str(BASE_DIR / "frontend" / "static"))
+WHITENOISE_IMMUTABLE_FILE_TEST = r"^.+[.-][0-9A-Za-z_-]{8,12}\.(js|css|woff2?|svg|png)$"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -170,6 +177,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # A late evaluation is useless once the next one is due: let it expire instead of piling up.
     "evaluate-delay-monitor": {"task": "dts.monitor.jobs.evaluate", "schedule": 5.0, "options": {"expires": 5.0}},
     "purge-old-alerts": {"task": "dts.monitor.jobs.purge_old_alerts", "schedule": 3600.0},
+    # Starts the compare tasks whose cron schedule ("0 2 * * *") is due; runs go to the 'compare' queue.
+    "start-scheduled-compares": {"task": "dts.compare.jobs.start_scheduled", "schedule": 60.0,
+                                 "options": {"expires": 55.0}},
 }
 
 CHANNEL_LAYERS = {

@@ -4,6 +4,7 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from dts.accounts.views import ApiTokenViewSet, AuditLogViewSet, MembershipViewSet, MeView, WorkspaceViewSet
+from dts.compare.views import CompareRunViewSet, CompareTaskViewSet, RepairRunViewSet
 from dts.datasources.views import DatasourceJobViewSet, DatasourceViewSet
 from dts.monitor.views import (
     AlertChannelViewSet,
@@ -22,6 +23,9 @@ router.register("audit-log", AuditLogViewSet, basename="auditlog")
 router.register("datasources", DatasourceViewSet)
 router.register("datasource-jobs", DatasourceJobViewSet)
 router.register("tasks", SyncTaskViewSet)
+router.register("compare-tasks", CompareTaskViewSet)
+router.register("compare-runs", CompareRunViewSet)
+router.register("repair-runs", RepairRunViewSet)
 router.register("alert-channels", AlertChannelViewSet)
 router.register("alert-rules", AlertRuleViewSet)
 router.register("alert-events", AlertEventViewSet)

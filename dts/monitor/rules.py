@@ -89,8 +89,11 @@ def binlog_retention(rule: AlertRule, ctx: Context) -> Condition | None:
 
 
 def compare_diff(rule: AlertRule, ctx: Context) -> Condition | None:
-    # The compare feature does not report differences to the monitor yet: nothing to evaluate.
-    return None
+    # The task's latest completed compare run decides (None: no run yet). Compare jobs also apply it
+    # the moment a run finishes (dts.monitor.compare_alerts), so an alert does not wait for this loop.
+    from dts.monitor.compare_alerts import latest_condition
+
+    return latest_condition(ctx.task)
 
 
 def quarantine(rule: AlertRule, ctx: Context) -> Condition:

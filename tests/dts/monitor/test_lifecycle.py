@@ -263,8 +263,8 @@ def test_quarantined_rows_above_n_fire(personas: Personas, target: Datasource, c
     assert AlertEvent.objects.get(rule=rule).value == 3
 
 
-def test_compare_diff_rules_are_accepted_but_not_evaluated(personas: Personas, target: Datasource,
-                                                          client_redis: redis.Redis, db: None) -> None:
+def test_a_compare_diff_rule_stays_quiet_before_any_compare_run(personas: Personas, target: Datasource,
+                                                               client_redis: redis.Redis, db: None) -> None:
     source = Datasource.objects.create(workspace=personas.workspace, name="pg-src", engine="postgresql",
                                        host="127.0.0.1", port=5432)
     task = make_task(personas, source, target)
@@ -294,7 +294,7 @@ def test_an_unreachable_source_does_not_stop_the_other_tasks(
 
 
 def test_the_beat_job_skips_while_another_evaluation_runs(personas: Personas, target: Datasource,
-                                                          client_redis: redis.Redis, db: None) -> None:
+                                                               client_redis: redis.Redis, db: None) -> None:
     source = Datasource.objects.create(workspace=personas.workspace, name="pg-src", engine="postgresql",
                                        host="127.0.0.1", port=5432)
     make_task(personas, source, target)

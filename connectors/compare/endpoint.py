@@ -1,0 +1,195 @@
+"""One side of a compare: the reads a compare needs, with engine-specific SQL behind one interface.
+
+Checksums run inside the database: per row, the MD5 of the canonical text of its columns (each
+column's canonical SQL expression is built so that MySQL and PostgreSQL print the same text for
+values the type mapping carries across: see ``canonical_expr`` in each engine's module), its first
+60 bits as an integer, summed with the row count. A sum is order-independent, so both sides may
+scan in any order. NULL is the marker 'N'; strings are length-prefixed so '|' inside a value cannot
+shift columns.
+
+Identifiers are quoted by each engine's own quoting; values always travel as query parameters.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from typing import Any
+
+from connectors.base import Chunk
+from connectors.config import ConnectionConfig
+from connectors.types import CanonicalType, ColumnSchema, Kind, TableId, TableSchema
+
+KEY_BATCH = 500  # keys per "WHERE key IN (...)" read
+SEPARATOR = "|"
+NULL_MARK = "N"
+# Kinds a canonical SQL text exists for on both engines; the others are hashed in the worker.
+SQL_KINDS = frozenset({Kind.INT, Kind.YEAR, Kind.DECIMAL, Kind.STRING, Kind.ENUM, Kind.SET, Kind.BYTES,
+                       Kind.DATE, Kind.DATETIME, Kind.TIMESTAMP, Kind.UUID, Kind.BOOL})
+_TEXTUAL = frozenset({Kind.STRING, Kind.ENUM, Kind.SET})
+_INTEGRAL = frozenset({Kind.INT, Kind.YEAR})
+
+
+def sql_compatible(source: CanonicalType, here: CanonicalType) -> bool:
+    """Whether this side's column can print the source kind's canonical text in SQL."""
+    if source.kind not in SQL_KINDS:
+        return False
+    if source.kind == here.kind:
+        return True
+    return (source.kind in _TEXTUAL and here.kind in _TEXTUAL) or (source.kind in _INTEGRAL and here.kind in _INTEGRAL)
+
+
+class Endpoint(abc.ABC):
+    """A connection to one side; not for use by two threads at once."""
+
+    engine = ""
+
+    def __init__(self, config: ConnectionConfig, *, zero_date_policy: str = "null") -> None:
+        self.config = config
+        self.zero_date_policy = zero_date_policy
+
+    # -- engine specifics ---------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def quote(self, name: str) -> str: ...
+
+    @abc.abstractmethod
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    @abc.abstractmethod
+    def schema(self, table: TableId) -> TableSchema: ...
+
+    @abc.abstractmethod
+    def canonical_expr(self, table: TableId, column: ColumnSchema, source: CanonicalType) -> str:
+        """SQL printing the column's canonical text (NULL stays NULL); only for sql_compatible columns.
+
+        The text depends on the source's type (a decimal's scale, a datetime's digits), so both sides
+        print the same; a column whose own type already prints that way is used as it is (cheapest).
+        """
+
+    @abc.abstractmethod
+    def row_hash(self, texts: Sequence[str]) -> str:
+        """SQL for a row's 60-bit hash of the joined canonical texts."""
+
+    @abc.abstractmethod
+    def bucket_expr(self, column: ColumnSchema) -> str:
+        """SQL for floor((column - %s) / %s) on an integer key column."""
+
+    @abc.abstractmethod
+    def read_expr(self, column: ColumnSchema) -> str:
+        """SQL reading the column in a form normalise understands."""
+
+    @abc.abstractmethod
+    def estimate_rows(self, table: TableId) -> int: ...
+
+    def load(self) -> int | None:
+        """The server's current load (running threads / active backends), or None when unknown."""
+        return None
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    # -- shared SQL ---------------------------------------------------------------------------------
+
+    def table_sql(self, table: TableId) -> str:
+        return f"{self.quote(table.database)}.{self.quote(table.name)}"
+
+    def _compare(self, key: Sequence[str], op: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """(k1, k2, ...) op (v1, v2, ...) as an OR chain an index range can use (MariaDB ignores row bounds)."""
+        if len(key) == 1:
+            return f"{self.quote(key[0])} {op} %s", [values[0]]
+        strict = "<" if op == "<" else ">"
+        terms: list[str] = []
+        params: list[Any] = []
+        for i, column in enumerate(key):
+            parts = [f"{self.quote(c)} = %s" for c in key[:i]]
+            parts.append(f"{self.quote(column)} {op if i == len(key) - 1 else strict} %s")
+            terms.append("(" + " AND ".join(parts) + ")")
+            params.extend(values[:i + 1])
+        return "(" + " OR ".join(terms) + ")", params
+
+    def where(self, key: Sequence[str], chunk: Chunk) -> tuple[str, list[Any]]:
+        conditions: list[str] = []
+        params: list[Any] = []
+        if chunk.low is not None:
+            text, args = self._compare(key, ">=", chunk.low)
+            conditions.append(text)
+            params += args
+        if chunk.high is not None:
+            text, args = self._compare(key, "<", chunk.high)
+            conditions.append(text)
+            params += args
+        return (" WHERE " + " AND ".join(conditions)) if conditions else "", params
+
+    def hash_sql(self, exprs: Sequence[str]) -> str:
+        return self.row_hash([f"COALESCE({expr}, '{NULL_MARK}')" for expr in exprs])
+
+    def checksum(self, table: TableId, exprs: Sequence[str], key: Sequence[str], chunk: Chunk) -> tuple[int, int]:
+        """(rows, sum of row hashes) of the chunk."""
+        where, params = self.where(key, chunk)
+        rows = self.query(f"SELECT COUNT(*), COALESCE(SUM({self.hash_sql(exprs)}), 0) "  # noqa: S608 - quoted
+                          f"FROM {self.table_sql(table)}{where}", params)
+        return int(rows[0][0]), int(rows[0][1])
+
+    def bucket_checksums(self, table: TableId, exprs: Sequence[str], column: ColumnSchema, chunk: Chunk,
+                         origin: int, step: int) -> dict[int, tuple[int, int]]:
+        """Per bucket floor((key - origin) / step) of the chunk: (rows, sum of row hashes), one scan."""
+        where, params = self.where([column.name], chunk)
+        bucket = self.bucket_expr(column)
+        rows = self.query(f"SELECT {bucket}, COUNT(*), SUM({self.hash_sql(exprs)}) "  # noqa: S608 - quoted
+                          f"FROM {self.table_sql(table)}{where} GROUP BY 1", [origin, step, *params])
+        return {int(b): (int(n), int(s)) for b, n, s in rows}
+
+    def count(self, table: TableId, key: Sequence[str], chunk: Chunk) -> int:
+        where, params = self.where(key, chunk)
+        return int(self.query(f"SELECT COUNT(*) FROM {self.table_sql(table)}{where}", params)[0][0])  # noqa: S608
+
+    def read_range(self, table: TableId, columns: Sequence[ColumnSchema], key: Sequence[str],
+                   chunk: Chunk) -> list[tuple[Any, ...]]:
+        where, params = self.where(key, chunk)
+        select = ", ".join(self.read_expr(c) for c in columns)
+        return self.query(f"SELECT {select} FROM {self.table_sql(table)}{where}", params)  # noqa: S608 - quoted
+
+    def read_ranges(self, table: TableId, columns: Sequence[ColumnSchema], key: Sequence[str],
+                    chunks: Sequence[Chunk]) -> list[tuple[Any, ...]]:
+        """Rows of several ranges in one query (the leaves of a drill-down)."""
+        conditions: list[str] = []
+        params: list[Any] = []
+        for chunk in chunks:
+            where, args = self.where(key, chunk)
+            conditions.append("(" + (where.removeprefix(" WHERE ") or "TRUE") + ")")
+            params += args
+        select = ", ".join(self.read_expr(c) for c in columns)
+        return self.query(f"SELECT {select} FROM {self.table_sql(table)} "  # noqa: S608 - quoted names
+                          f"WHERE {' OR '.join(conditions)}", params)
+
+    def read_keys(self, table: TableId, columns: Sequence[ColumnSchema], key: Sequence[str],
+                  keys: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        select = ", ".join(self.read_expr(c) for c in columns)
+        out: list[tuple[Any, ...]] = []
+        for start in range(0, len(keys), KEY_BATCH):
+            part = keys[start:start + KEY_BATCH]
+            if len(key) == 1:
+                condition = f"{self.quote(key[0])} IN ({', '.join(['%s'] * len(part))})"
+                params = [k[0] for k in part]
+            else:
+                row = "(" + ", ".join(["%s"] * len(key)) + ")"
+                condition = f"({', '.join(self.quote(c) for c in key)}) IN ({', '.join([row] * len(part))})"
+                params = [v for k in part for v in k]
+            out += self.query(f"SELECT {select} FROM {self.table_sql(table)} WHERE {condition}",  # noqa: S608
+                              params)
+        return out
+
+    def key_at_offset(self, table: TableId, key: Sequence[str], chunk: Chunk, offset: int) -> tuple[Any, ...] | None:
+        where, params = self.where(key, chunk)
+        order = ", ".join(self.quote(c) for c in key)
+        rows = self.query(f"SELECT {order} FROM {self.table_sql(table)}{where} "  # noqa: S608 - quoted names
+                          f"ORDER BY {order} LIMIT 1 OFFSET %s", [*params, offset])
+        return tuple(rows[0]) if rows else None
+
+    def min_max(self, table: TableId, column: str, chunk: Chunk | None = None) -> tuple[Any, Any]:
+        where, params = self.where([column], chunk) if chunk is not None else ("", [])
+        quoted = self.quote(column)
+        rows = self.query(f"SELECT MIN({quoted}), MAX({quoted}) FROM {self.table_sql(table)}{where}",  # noqa: S608
+                          params)
+        return rows[0][0], rows[0][1]
