@@ -15,7 +15,15 @@ from connectors.base import Source
 from connectors.pipeline.task import endpoint_configs
 from connectors.registry import source_for
 from connectors.spec import TaskSpec
-from tests.conformance.kits import MySQLSinkKit, MySQLSourceKit, PostgresSinkKit, SinkKit, SourceKit
+from tests.conformance.kits import (
+    MongoSinkKit,
+    MySQLSinkKit,
+    MySQLSourceKit,
+    PostgresSinkKit,
+    RedisStreamsSinkKit,
+    SinkKit,
+    SourceKit,
+)
 
 KitFactory = Callable[[pytest.FixtureRequest], Any]
 
@@ -32,12 +40,22 @@ def _mysql_sink(request: pytest.FixtureRequest) -> SinkKit:
     return MySQLSinkKit(request.getfixturevalue("mariadb"))
 
 
+def _mongo_sink(request: pytest.FixtureRequest) -> SinkKit:
+    return MongoSinkKit(request.getfixturevalue("mongo"))
+
+
+def _redis_sink(request: pytest.FixtureRequest) -> SinkKit:
+    return RedisStreamsSinkKit(request.getfixturevalue("redis_server"))
+
+
 SOURCE_KITS: dict[str, KitFactory] = {
     "mysql": _mysql_source,
 }
 SINK_KITS: dict[str, KitFactory] = {
     "postgresql": _postgres_sink,
     "mysql": _mysql_sink,
+    "mongodb": _mongo_sink,
+    "redis": _redis_sink,
 }
 
 # Source → sink pairs that must work end to end (full+incremental with writes during the snapshot).

@@ -108,6 +108,7 @@ class SourceKit:
 class SinkKit:
     engine = ""
     has_password = True
+    replaces_chunk_ranges = True  # an append-only stream republishes a re-run chunk instead
 
     def config(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -275,3 +276,84 @@ class PostgresSinkKit(SinkKit):
         admin = self.server.connect()
         admin.execute(f"DROP DATABASE IF EXISTS {_pg_quote(self.dbname)} WITH (FORCE)".encode())
         admin.close()
+
+
+# MongoDB (sink) ---------------------------------------------------------------------------------------
+
+class MongoSinkKit(SinkKit):
+    """Collections in a database of their own. Datetimes travel as ISO text: BSON dates keep milliseconds,
+    and `items` has microseconds (the sink refuses to round them: datetime_mode "string" is the fix it names)."""
+
+    engine = "mongodb"
+    has_password = False  # nx-27017 has no authentication
+
+    def __init__(self, mongo: Any) -> None:
+        self.mongo = mongo
+        self.database = f"dst{next(_names)}"
+        self.client = mongo.client()
+        self.options = {**mongo.options, "datetime_mode": "string"}
+        if not mongo.is_real_mongodb:
+            self.options["decimal_mode"] = "string"  # nx-27017 cannot store Decimal128
+        if mongo.is_real_mongodb:
+            self.has_password = bool(mongo.password)
+
+    def config(self) -> dict[str, Any]:
+        return {"engine": "mongodb", "host": self.mongo.host, "port": self.mongo.port, "user": self.mongo.user,
+                "password": self.mongo.password, "options": self.options, "connect_timeout": 5.0}
+
+    def target(self, name: str) -> TableId:
+        return TableId(self.database, name)
+
+    def rows(self, target: TableId) -> list[Row]:
+        documents = self.client[target.database][target.name].find({}, sort=[("_id", 1)])
+        rows = []
+        for doc in documents:
+            amount = doc["amount"].to_decimal() if hasattr(doc["amount"], "to_decimal") else doc["amount"]
+            at = datetime.datetime.fromisoformat(doc["at"]) if isinstance(doc["at"], str) else doc["at"]
+            assert doc["_id"] == doc["id"], doc
+            rows.append(canonical((doc["id"], doc["name"], amount, at, doc["note"])))
+        return sorted(rows)  # in key order, whatever order the server returns
+
+    def close(self) -> None:
+        self.client.drop_database(self.database)
+        self.client.close()
+
+
+# Redis Streams (sink) ---------------------------------------------------------------------------------
+
+class RedisStreamsSinkKit(SinkKit):
+    """A stream per table; the target's rows are the table a subscriber rebuilds from it."""
+
+    engine = "redis"
+    has_password = False  # the test Redis has no password
+    replaces_chunk_ranges = False
+
+    def __init__(self, server: Any) -> None:
+        import redis
+
+        self.server = server
+        self.task_name = f"conformance{next(_names)}"
+        self.client = redis.Redis.from_url(server.url, decode_responses=True)
+
+    def config(self) -> dict[str, Any]:
+        return {"engine": "redis", "host": self.server.host, "port": self.server.port,
+                "options": {"task_name": self.task_name}, "connect_timeout": 3.0}
+
+    def target(self, name: str) -> TableId:
+        return TableId("app", name)
+
+    def rows(self, target: TableId) -> list[Row]:
+        import json
+
+        from docs.redis_streams_consumer import TableRebuilder
+
+        rebuilt = TableRebuilder()
+        for _entry_id, fields in self.client.xrange(f"dts:{self.task_name}:{target}"):
+            rebuilt.apply(json.loads(fields["event"]))
+        return sorted(canonical((row["id"], row["name"], row["amount"], datetime.datetime.fromisoformat(row["at"]),
+                                 row["note"])) for row in rebuilt.rows.values())
+
+    def close(self) -> None:
+        for stream in self.client.scan_iter(f"dts:{self.task_name}*"):
+            self.client.delete(stream)
+        self.client.close()

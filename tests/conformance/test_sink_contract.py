@@ -60,6 +60,9 @@ def test_a_snapshot_chunk_then_merged_batches_land_once(sink_kit: SinkKit, sink:
 
 
 def test_a_rerun_chunk_replaces_its_key_range_only(sink_kit: SinkKit, sink: Sink) -> None:
+    if not sink_kit.replaces_chunk_ranges:
+        pytest.skip(f"{sink_kit.engine} is append-only: a re-run chunk is published again, and the stream's "
+                    "later changes (read from before the snapshot) remove what it no longer holds")
     schema = items_schema(TableId("src", "items"))
     target = sink_kit.target("items")
     sink.prepare(schema, target)
