@@ -1,6 +1,6 @@
 """W4: compare MariaDB vs PostgreSQL, 1,000,000 rows x 10 columns, against reladiff in the same run.
 
-    python -m bench.w4_compare [--rows 1000000] [--parallelism 1] [--chunk 250000] [--threads 2]
+    python -m bench.w4_compare [--rows 1000000] [--parallelism 2] [--chunk 125000] [--threads 2]
 
 Starts its own MariaDB (1 GB buffer pool) and PostgreSQL, fills the W-table with MariaDB's sequence
 engine, copies it to PostgreSQL with the project's own full load, then times, on the same tables:
@@ -128,8 +128,8 @@ def report(title: str, rows: int, ours: tuple[float, float, Any], peer: float, f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--chunk", type=int, default=250_000)
-    parser.add_argument("--parallelism", type=int, default=1)
+    parser.add_argument("--chunk", type=int, default=125_000)
+    parser.add_argument("--parallelism", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2, help="reladiff's --threads")
     args = parser.parse_args()
     mariadb, postgres = MariaDBServer(extra_config={"innodb_buffer_pool_size": "1G"}), PostgresServer()

@@ -7,6 +7,16 @@ values the type mapping carries across: see ``canonical_expr`` in each engine's 
 scan in any order. NULL is the marker 'N'; strings are length-prefixed so '|' inside a value cannot
 shift columns.
 
+A chunk is first compared by its *digest*: the row count and the MD5 of all its rows' texts joined
+in key order (one MD5 per chunk instead of one per row: the per-row hash call was half of the
+per-row cost). Each engine reads the range in key order (MySQL: the clustered PRIMARY index;
+PostgreSQL: an ordered subquery), so equal rows give equal digests; the digest texts
+(``fast_expr``) may print a value differently on the two engines where that is cheaper (MySQL
+zero dates), never the same for different values. A digest that differs only costs a drill-down,
+which uses the per-row sums of ``canonical_expr`` and decides row by row, so a mismatch that is
+not a real difference is never reported. False negatives need an MD5 collision of the two joined
+texts (about 2^-128 per differing chunk).
+
 Identifiers are quoted by each engine's own quoting; values always travel as query parameters.
 """
 
@@ -22,7 +32,11 @@ from connectors.types import CanonicalType, ColumnSchema, Kind, TableId, TableSc
 
 KEY_BATCH = 500  # keys per "WHERE key IN (...)" read
 SEPARATOR = "|"
+ROW_SEPARATOR = ";"  # between rows in a digest; no printed number, date or hex holds it, strings are length-prefixed
 NULL_MARK = "N"
+# Row text per chunk digest, held once in the server's memory while it is hashed: chunks are planned
+# to stay under it (from the table's average row size) and a longer text falls back to per-row sums.
+DIGEST_BYTES = 64 * 2**20
 # Kinds a canonical SQL text exists for on both engines; the others are hashed in the worker.
 SQL_KINDS = frozenset({Kind.INT, Kind.YEAR, Kind.DECIMAL, Kind.STRING, Kind.ENUM, Kind.SET, Kind.BYTES,
                        Kind.DATE, Kind.DATETIME, Kind.TIMESTAMP, Kind.UUID, Kind.BOOL})
@@ -66,6 +80,23 @@ class Endpoint(abc.ABC):
         The text depends on the source's type (a decimal's scale, a datetime's digits), so both sides
         print the same; a column whose own type already prints that way is used as it is (cheapest).
         """
+
+    def fast_expr(self, table: TableId, column: ColumnSchema, source: CanonicalType) -> str:
+        """The column's text in a chunk digest: canonical_expr, or a cheaper text that is never equal
+        for different values (a value it prints differently from the other engine costs a drill-down)."""
+        return self.canonical_expr(table, column, source)
+
+    def can_digest(self, schema: TableSchema, key: Sequence[str]) -> bool:
+        """Whether this side can read a range in the order of key (the rows of a digest must come in key order)."""
+        return True
+
+    @abc.abstractmethod
+    def digest(self, table: TableId, text: str, key: Sequence[str], chunk: Chunk) -> tuple[int, str | None] | None:
+        """(rows, MD5 of the rows' texts joined in key order; None when empty), or None if it cannot tell."""
+
+    @abc.abstractmethod
+    def estimate_row_bytes(self, table: TableId) -> int:
+        """The table's average row size in bytes (0 when unknown)."""
 
     @abc.abstractmethod
     def row_hash(self, texts: Sequence[str]) -> str:
@@ -120,6 +151,13 @@ class Endpoint(abc.ABC):
             conditions.append(text)
             params += args
         return (" WHERE " + " AND ".join(conditions)) if conditions else "", params
+
+    def row_text(self, exprs: Sequence[str], columns: Sequence[ColumnSchema]) -> str:
+        """A row's digest text: the columns' texts joined by '|'; NULL as the marker (COALESCE only where
+        the column may hold NULL: CONCAT_WS would skip a NULL and shift the columns)."""
+        parts = [f"COALESCE({expr}, '{NULL_MARK}')" if column.nullable else expr
+                 for expr, column in zip(exprs, columns, strict=True)]
+        return f"CONCAT_WS('{SEPARATOR}', {', '.join(parts)})"
 
     def hash_sql(self, exprs: Sequence[str]) -> str:
         return self.row_hash([f"COALESCE({expr}, '{NULL_MARK}')" for expr in exprs])

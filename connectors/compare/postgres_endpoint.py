@@ -14,12 +14,13 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from connectors.base import Chunk
 from connectors.config import ConnectionConfig
 from connectors.errors import ConnectorError
 from connectors.postgresql.connection import address, open_connection
 from connectors.types import CanonicalType, ColumnSchema, Kind, TableId, TableSchema
 
-from .endpoint import Endpoint
+from .endpoint import ROW_SEPARATOR, Endpoint
 
 log = logging.getLogger(__name__)
 QUERY_TIMEOUT = 3600.0
@@ -74,6 +75,7 @@ class PostgresEndpoint(Endpoint):
             conn = open_connection(self.config, query_timeout=float(self.config.options.get("query_timeout",
                                                                                           QUERY_TIMEOUT)))
             conn.execute("SET TIME ZONE 'UTC'")
+            conn.execute("SET DateStyle = 'ISO, YMD'")  # date and timestamp as text: as MySQL prints them
             self._conn = conn
         return self._conn
 
@@ -133,6 +135,40 @@ class PostgresEndpoint(Endpoint):
         if kind == Kind.BOOL:
             return f"(CASE WHEN {c} THEN '1' ELSE '0' END)"
         raise ValueError(f"no canonical SQL text for {kind}")
+
+    def fast_expr(self, table: TableId, column: ColumnSchema, source: CanonicalType) -> str:
+        c = self.quote(column.name)
+        here = column.type.kind
+        # The type's own output (DateStyle ISO) where it prints as MySQL does: cheaper than to_char.
+        if source.kind == Kind.DATE and here == Kind.DATE:
+            return f"{c}::text"
+        if source.kind == Kind.DATETIME and not source.fsp and here == Kind.DATETIME:
+            return f"{c}::text"  # whole seconds print without a fraction; a fraction is a real difference
+        return self.canonical_expr(table, column, source)
+
+    def digest(self, table: TableId, text: str, key: Sequence[str], chunk: Chunk) -> tuple[int, str | None] | None:
+        where, params = self.where(key, chunk)
+        order = ", ".join(self.quote(c) for c in key)
+        # string_agg takes the ordered subquery's rows in order; ORDER BY inside the aggregate would sort again.
+        statement = (f"SELECT count(*), md5(string_agg(t, '{ROW_SEPARATOR}')) FROM "  # noqa: S608 - quoted
+                     f"(SELECT {text} AS t FROM {self.table_sql(table)}{where} ORDER BY {order}) AS s")
+        try:
+            rows = self.connection().execute(statement, list(params) or None).fetchall()
+        except (psycopg.errors.ProgramLimitExceeded, psycopg.errors.OutOfMemory) as exc:
+            # Rows far larger than the table's average: the joined text does not fit (1 GB at most).
+            log.info("%s: chunk %s is too large for a digest (%s); comparing per-row sums", table, chunk.index, exc)
+            return None
+        except psycopg.Error as exc:
+            raise ConnectorError(f"compare query on {address(self.config)} failed: {exc}",
+                                 hint="Check the server and the user's SELECT privilege; the compare can be "
+                                      "run again.") from exc
+        return int(rows[0][0]), (str(rows[0][1]) if rows[0][1] is not None else None)
+
+    def estimate_row_bytes(self, table: TableId) -> int:
+        # With its TOAST (long values live there); reltuples is -1 before the first ANALYZE: unknown.
+        rows = self.query("SELECT CASE WHEN reltuples > 0 THEN (pg_table_size(oid) / reltuples)::bigint ELSE 0 END "
+                          "FROM pg_class WHERE oid = to_regclass(%s)", [self.table_sql(table)])
+        return int(rows[0][0] or 0) if rows else 0
 
     def row_hash(self, texts: Sequence[str]) -> str:
         return f"('x' || substr(md5(concat_ws('|', {', '.join(texts)})), 1, 15))::bit(60)::bigint"

@@ -3,10 +3,12 @@
 1. ``plan``: the same primary-key ranges for both sides (integer keys: arithmetic ranges from the
    min and max of both sides; other keys: every chunk_size-th key of the source). The first and
    last ranges are open, so rows outside the planned span are still seen.
-2. ``compare_chunk``: count and checksum of normalised rows per side, both sides at once. Equal:
-   done. Otherwise drill down: an integer-key range is split into ``fanout`` buckets whose
-   checksums come back from one GROUP BY scan per side; other keys are bisected at the source's
-   middle key; at ``leaf_rows`` rows or fewer, rows are read from both sides and compared by key.
+2. ``compare_chunk``: count and digest (MD5 of the rows' texts in key order, see endpoint) per
+   side, both sides at once; where a digest cannot be taken (keys the engines order differently),
+   count and sum of per-row checksums of normalised rows. Equal: done. Otherwise drill down: an
+   integer-key range is split into ``fanout`` buckets whose per-row checksum sums come back from
+   one GROUP BY scan per side; other keys are bisected at the source's middle key; at
+   ``leaf_rows`` rows or fewer, rows are read from both sides and compared by key.
    When some column has no canonical SQL text on both engines (floats, JSON, TIME, BIT) or rows are
    transformed first, each chunk is read from both sides and compared in the worker instead.
 3. A key found only at the source is ``missing`` (in the target), only at the target ``extra``,
@@ -31,7 +33,7 @@ from connectors.keys import value_to_json
 from connectors.spec import TableMapping
 from connectors.types import ColumnSchema, Kind, TableSchema
 
-from .endpoint import Endpoint, sql_compatible
+from .endpoint import DIGEST_BYTES, Endpoint, sql_compatible
 from .normalise import row_normaliser, same_value
 from .options import CompareOptions
 from .throttle import Throttle
@@ -113,6 +115,15 @@ class TableCompare:
         # Text keys may sort differently on two engines (collations): ranges cannot be split further.
         self.same_order = self.source.engine == self.target.engine or not any(
             self.source_schema.column(k).type.kind in (Kind.STRING, Kind.ENUM, Kind.SET) for k in key)
+        # Chunk digests join rows in key order: only where both sides order the keys alike.
+        self.use_digest = self.use_sql and self.same_order and self.source.can_digest(self.source_schema, key) \
+            and self.target.can_digest(self.target_schema, key)
+        if self.use_digest:
+            self.source_text = self.source.row_text(
+                [self.source.fast_expr(mapping.source, c, c.type) for c in self.source_columns], self.source_columns)
+            self.target_text = self.target.row_text(
+                [self.target.fast_expr(mapping.target, t, s.type)
+                 for s, t in zip(self.source_columns, self.target_columns, strict=True)], self.target_columns)
         first = self.source_schema.column(key[0])
         self.int_key = len(key) == 1 and first.type.kind in (Kind.INT, Kind.YEAR) and \
             self.target_schema.column(key[0]).type.kind in (Kind.INT, Kind.YEAR)
@@ -134,6 +145,9 @@ class TableCompare:
         self.prepare()
         table = self.mapping.source
         size = self.options.chunk_size
+        if self.use_digest:  # a digest holds the chunk's row text in the server's memory: keep it bounded
+            row_bytes = self.source.estimate_row_bytes(self.mapping.source)
+            size = max(1, min(size, DIGEST_BYTES // max(1, row_bytes)))
         if self.int_key:
             column = self.key[0]
             (smin, smax), (tmin, tmax) = self._both(lambda: self.source.min_max(self.mapping.source, column),
@@ -188,6 +202,14 @@ class TableCompare:
         if not self.use_sql:
             differences, sn, tn = self._rows_diff(chunk)
             return ChunkOutcome(chunk, sn, tn, differences, "rows")
+        if self.use_digest:
+            sd, td = self._both(lambda: self.source.digest(src, self.source_text, self.key, chunk),
+                                lambda: self.target.digest(dst, self.target_text, self.key, chunk))
+            if sd is not None and td is not None:  # else too large for a digest: per-row sums below
+                self.throttle.rows_read(sd[0])
+                if sd == td:
+                    return ChunkOutcome(chunk, sd[0], td[0], [], "sql")
+                return ChunkOutcome(chunk, sd[0], td[0], self._drill(chunk, sd[0], td[0]), "sql")
         (sn, ss), (tn, ts) = self._both(
             lambda: self.source.checksum(src, self.source_exprs, self.key, chunk),
             lambda: self.target.checksum(dst, self.target_exprs, self.key, chunk))

@@ -25,6 +25,11 @@ def compare_chunk(chunk_id: int) -> None:
     runner.run_chunk(chunk_id)
 
 
+@shared_task(name="dts.compare.jobs.finish_run", ignore_result=True, acks_late=True)
+def finish_run(run_id: int) -> None:
+    runner.finish_run(run_id)
+
+
 @shared_task(name="dts.compare.jobs.run_repair", ignore_result=True, acks_late=True)
 def run_repair(repair_id: int) -> None:
     runner.run_repair(repair_id)
@@ -59,7 +64,8 @@ def due(task: CompareTask, now: datetime) -> bool:
 
 @shared_task(name="dts.compare.jobs.start_scheduled", ignore_result=True)
 def start_scheduled() -> int:
-    """Beat, every minute: start the compares whose cron schedule is due; requeue orphaned chunks."""
+    """Beat, every minute: start the compares whose cron schedule is due; requeue orphaned chunks and
+    the end of runs whose finishing worker died."""
     now = datetime.now(UTC)
     started = 0
     for task in CompareTask.objects.exclude(schedule__isnull=True).exclude(schedule=""):
@@ -76,4 +82,5 @@ def start_scheduled() -> int:
         started += 1
     for run in CompareRun.objects.filter(status=RunStatus.RUNNING):
         runner.recover_orphans(run)
+        runner.recover_finish(run)
     return started

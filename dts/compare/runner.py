@@ -49,6 +49,19 @@ def chunk_lease_key(chunk_id: int) -> str:
     return f"dts:lease:compare-chunk:{chunk_id}"
 
 
+class FinishLease(TaskLease):
+    """Held while a worker finishes a run (pair up, re-check, count, alert), renewed while it lives:
+    a finisher that died lets go within the lease's TTL, and the minute tick hands the run to another."""
+
+    def __init__(self, run_id: int) -> None:
+        super().__init__(run_id)
+        self.key = finish_lease_key(run_id)
+
+
+def finish_lease_key(run_id: int) -> str:
+    return f"dts:lease:compare-finish:{run_id}"
+
+
 def options_for(task: CompareTask) -> CompareOptions:
     return CompareOptions.from_json({**(task.options or {}), "mode": task.mode, "sample_percent": task.sample_percent,
                                      "zero_date_policy": task.zero_date_policy()})
@@ -120,9 +133,7 @@ def run_chunk(chunk_id: int) -> None:
     lease = ChunkLease(chunk.pk)
     if not lease.acquire():
         return  # another worker has it
-    stop = threading.Event()
-    thread = threading.Thread(target=_renew, args=(lease, stop), daemon=True)
-    thread.start()
+    stop = _keep_alive(lease)
     try:
         claimed = CompareChunk.objects.filter(pk=chunk.pk, status__in=[ChunkStatus.PENDING, ChunkStatus.RUNNING]
                                               ).update(status=ChunkStatus.RUNNING, started_at=timezone.now(),
@@ -148,11 +159,18 @@ def run_chunk(chunk_id: int) -> None:
     finish_run(chunk.run_id)
 
 
-def _renew(lease: ChunkLease, stop: threading.Event) -> None:
+def _renew(lease: TaskLease, stop: threading.Event) -> None:
     interval = max(0.2, lease.ttl_ms / 3000)
     while not stop.wait(interval):
         if not lease.renew():
             return
+
+
+def _keep_alive(lease: TaskLease) -> threading.Event:
+    """Renew the lease in the background until the returned event is set."""
+    stop = threading.Event()
+    threading.Thread(target=_renew, args=(lease, stop), name=f"{lease.key}-renew", daemon=True).start()
+    return stop
 
 
 def _compare_chunk(chunk: CompareChunk) -> None:
@@ -194,6 +212,21 @@ def recover_orphans(run: CompareRun) -> int:
     return requeued
 
 
+def recover_finish(run: CompareRun) -> bool:
+    """Queue the end of a running run whose chunks are all done but that nobody is finishing (its
+    finisher died, or died before it began): True when queued."""
+    # chunks_total is set in the transaction that creates the chunks: 0 while the run is being planned.
+    if run.status != RunStatus.RUNNING or run.chunks_total == 0 or \
+            run.chunks.exclude(status=ChunkStatus.DONE).exists():
+        return False
+    if redis_client().exists(finish_lease_key(run.pk)):
+        return False  # a live worker is finishing it
+    from dts.compare.jobs import finish_run as finish_job
+
+    finish_job.apply_async(args=[run.pk], queue="compare")
+    return True
+
+
 # -- the end of a run ----------------------------------------------------------------------------------
 
 def finish_run(run_id: int) -> None:
@@ -202,8 +235,20 @@ def finish_run(run_id: int) -> None:
                                             "compare_task__sync_task").get(pk=run_id)
     if run.status != RunStatus.RUNNING or run.chunks.exclude(status=ChunkStatus.DONE).exists():
         return
-    if not redis_client().set(f"dts:compare:finish:{run.pk}", "1", nx=True, ex=3600):
+    lease = FinishLease(run.pk)
+    if not lease.acquire():
         return  # another worker is finishing it
+    stop = _keep_alive(lease)
+    try:
+        run.refresh_from_db(fields=["status"])
+        if run.status == RunStatus.RUNNING:  # not finished by a worker that held the lease a moment ago
+            _finish(run)
+    finally:
+        stop.set()
+        lease.release()
+
+
+def _finish(run: CompareRun) -> None:
     task = run.compare_task
     try:
         source, target = configs_for(task)

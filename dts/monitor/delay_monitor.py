@@ -3,7 +3,8 @@ its alert rules and push its summary to the console.
 
 Watched: tasks that are queued, running or paused, that failed recently, or that have an open
 alert (so it can resolve). One task's trouble (an unreachable source, a surprise) is logged and
-never stops the evaluation of the others.
+never stops the evaluation of the others. compare_diff rules about compare tasks (standalone
+compares) are evaluated from their latest completed runs in the same pass.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 import redis
 from django.db.models import Q
 
-from dts.monitor import conf, history, lag, lifecycle, push, rules
+from dts.monitor import compare_alerts, conf, history, lag, lifecycle, push, rules
 from dts.monitor.models import AlertEvent, AlertRule, EventState
 from dts.monitor.summary import task_summary
 from dts.sync.lease import redis_client
@@ -66,6 +67,10 @@ class DelayMonitor:
                 evaluated += 1
             except Exception:
                 log.exception("delay monitor: evaluating task %s (%s) failed", task.pk, task.name)
+        try:
+            compare_alerts.evaluate_compare_rules(moment)
+        except Exception:
+            log.exception("delay monitor: evaluating the rules about compare tasks failed")
         self._close_events_of_disabled_rules(moment)
         return evaluated
 

@@ -107,17 +107,27 @@ def task_link(task_id: int) -> str:
     return f"{conf.public_url()}/tasks/{task_id}"
 
 
+def compare_link() -> str:
+    return f"{conf.public_url()}/compare"
+
+
 def for_event(event: AlertEvent, notice: str) -> AlertMessage:
     rule, task = event.rule, event.task
     resolved = notice == Notice.RESOLVED
+    if task is not None:
+        task_id, task_name, workspace, link = task.pk, task.name, task.workspace.name, task_link(task.pk)
+    else:  # about a compare task (a standalone compare): named as such, linked to the compare page
+        compare = event.compare_task
+        task_id, task_name, workspace, link = None, f"compare task '{compare.name}' (#{compare.pk})", \
+            compare.workspace.name, compare_link()
     return AlertMessage(
-        state=notice, severity=rule.severity, task_id=task.pk, task_name=task.name,
-        workspace=task.workspace.name, rule_id=rule.pk, rule_name=rule.name, rule_kind=rule.kind,
+        state=notice, severity=rule.severity, task_id=task_id, task_name=task_name,
+        workspace=workspace, rule_id=rule.pk, rule_name=rule.name, rule_kind=rule.kind,
         metric=METRICS.get(rule.kind, rule.kind), value=event.value, threshold=rule.threshold,
         detail=("Resolved: " if resolved else "") + event.message,
         at=(event.resolved_at or timezone.now()) if resolved else timezone.now(),
         fired_at=event.fired_at, resolved_at=event.resolved_at if resolved else None,
-        link=task_link(task.pk), event_id=event.pk,
+        link=link, event_id=event.pk,
     )
 
 

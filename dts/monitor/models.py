@@ -1,7 +1,8 @@
 """Alert channels (where to send), rules (when), events (what fired) and deliveries (each attempt).
 
-An event is open (firing) at most once per rule and task, enforced by the database; it is
-re-announced after the rule's repeat interval and announced again when it resolves.
+An event is open (firing) at most once per rule and task (or, for a compare task of its own, per
+rule and compare task), enforced by the database; it is re-announced after the rule's repeat
+interval and announced again when it resolves.
 """
 
 from __future__ import annotations
@@ -76,6 +77,9 @@ class AlertRule(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="alert_rules")
     task = models.ForeignKey(SyncTask, null=True, blank=True, on_delete=models.CASCADE, related_name="alert_rules",
                              help_text="Empty: every task of the workspace.")
+    compare_task = models.ForeignKey(
+        "compare.CompareTask", null=True, blank=True, on_delete=models.CASCADE, related_name="alert_rules",
+        help_text="compare_diff only: this compare task's runs (standalone or attached) instead of a sync task's.")
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=16, choices=RuleKind.choices)
     severity = models.CharField(max_length=16, choices=Severity.choices, default=Severity.WARNING)
@@ -105,7 +109,9 @@ class AlertRule(models.Model):
         return self.silenced_until is not None and self.silenced_until > now
 
     def applies_to(self, task: SyncTask) -> bool:
-        return self.workspace_id == task.workspace_id and self.task_id in (None, task.pk)
+        # A rule aimed at a compare task is about that compare's runs, not about any sync task.
+        return self.workspace_id == task.workspace_id and self.task_id in (None, task.pk) and \
+            self.compare_task_id is None
 
 
 class EventState(models.TextChoices):
@@ -115,7 +121,10 @@ class EventState(models.TextChoices):
 
 class AlertEvent(models.Model):
     rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="events")
-    task = models.ForeignKey(SyncTask, on_delete=models.CASCADE, related_name="alert_events")
+    # What the event is about: a sync task, or (task empty) a compare task of the rule's.
+    task = models.ForeignKey(SyncTask, null=True, blank=True, on_delete=models.CASCADE, related_name="alert_events")
+    compare_task = models.ForeignKey("compare.CompareTask", null=True, blank=True, on_delete=models.CASCADE,
+                                     related_name="alert_events")
     state = models.CharField(max_length=16, choices=EventState.choices, default=EventState.FIRING)
     value = models.FloatField(null=True, blank=True)
     message = models.TextField(blank=True)
@@ -130,11 +139,16 @@ class AlertEvent(models.Model):
             # Deduplication: one open event per rule and task, whatever runs concurrently.
             models.UniqueConstraint(fields=["rule", "task"], condition=models.Q(state="firing"),
                                     name="one_open_alert_per_rule_and_task"),
+            models.UniqueConstraint(fields=["rule", "compare_task"],
+                                    condition=models.Q(state="firing", task__isnull=True),
+                                    name="one_open_alert_per_rule_and_compare_task"),
+            models.CheckConstraint(condition=models.Q(task__isnull=False) | models.Q(compare_task__isnull=False),
+                                   name="alert_event_has_a_subject"),
         ]
         indexes = [models.Index(fields=["state", "task"])]
 
     def __str__(self) -> str:
-        return f"{self.rule} on {self.task}: {self.state}"
+        return f"{self.rule} on {self.task if self.task_id else self.compare_task}: {self.state}"
 
     @property
     def is_open(self) -> bool:

@@ -5,6 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from dts.accounts.models import Workspace
+from dts.compare.models import CompareTask
 from dts.datasources.serializers import MASK, MaskedPasswordField, MemberWorkspaceField
 from dts.monitor.channels import channel_class
 from dts.monitor.models import AlertChannel, AlertDelivery, AlertEvent, AlertRule, RuleKind
@@ -88,12 +89,14 @@ class AlertRuleSerializer(serializers.ModelSerializer):
     workspace = MemberWorkspaceField()
     task = MemberObjectField(SyncTask, required=False, allow_null=True,
                              help_text="Empty: every task of the workspace.")
+    compare_task = MemberObjectField(CompareTask, required=False, allow_null=True,
+                                     help_text="compare_diff only: this compare task's runs, standalone or not.")
     channels = MemberObjectField(AlertChannel, many=True, required=False)
 
     class Meta:
         model = AlertRule
-        fields = ["id", "workspace", "task", "name", "kind", "severity", "threshold", "for_seconds", "channels",
-                  "repeat_interval_seconds", "silenced_until", "enabled", "created_at", "updated_at"]
+        fields = ["id", "workspace", "task", "compare_task", "name", "kind", "severity", "threshold", "for_seconds",
+                  "channels", "repeat_interval_seconds", "silenced_until", "enabled", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
         validators: list[object] = []
 
@@ -105,6 +108,16 @@ class AlertRuleSerializer(serializers.ModelSerializer):
         task = attrs.get("task", getattr(instance, "task", None))
         if task is not None and task.workspace_id != getattr(workspace, "pk", None):
             raise serializers.ValidationError({"task": "Choose a task of the rule's workspace."})
+        compare_task = attrs.get("compare_task", getattr(instance, "compare_task", None))
+        if compare_task is not None:
+            if attrs.get("kind", getattr(instance, "kind", None)) != RuleKind.COMPARE_DIFF:
+                raise serializers.ValidationError(
+                    {"compare_task": "Only a compare_diff rule can be about a compare task; leave it empty."})
+            if task is not None:
+                raise serializers.ValidationError(
+                    {"compare_task": "Choose either a task or a compare task, not both."})
+            if compare_task.workspace_id != getattr(workspace, "pk", None):
+                raise serializers.ValidationError({"compare_task": "Choose a compare task of the rule's workspace."})
         channels = attrs.get("channels", list(instance.channels.all()) if instance is not None else [])
         if any(channel.workspace_id != getattr(workspace, "pk", None) for channel in channels):
             raise serializers.ValidationError({"channels": "Choose channels of the rule's workspace."})
@@ -124,11 +137,13 @@ class AlertEventSerializer(serializers.ModelSerializer):
     rule_name = serializers.CharField(source="rule.name", read_only=True)
     rule_kind = serializers.CharField(source="rule.kind", read_only=True)
     severity = serializers.CharField(source="rule.severity", read_only=True)
-    task_name = serializers.CharField(source="task.name", read_only=True)
+    task_name = serializers.CharField(source="task.name", read_only=True, allow_null=True)
+    compare_task_name = serializers.CharField(source="compare_task.name", read_only=True, allow_null=True)
 
     class Meta:
         model = AlertEvent
-        fields = ["id", "rule", "rule_name", "rule_kind", "severity", "task", "task_name", "state", "value",
+        fields = ["id", "rule", "rule_name", "rule_kind", "severity", "task", "task_name", "compare_task",
+                  "compare_task_name", "state", "value",
                   "message", "fired_at", "resolved_at", "last_sent_at", "times_sent"]
         read_only_fields = fields
 

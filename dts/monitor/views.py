@@ -49,7 +49,7 @@ class AlertChannelViewSet(WorkspaceScopedViewSet):
 class AlertRuleViewSet(WorkspaceScopedViewSet):
     queryset = AlertRule.objects.select_related("workspace", "task").prefetch_related("channels")
     serializer_class = AlertRuleSerializer
-    filterset_fields = ["workspace", "task", "kind", "severity", "enabled"]
+    filterset_fields = ["workspace", "task", "compare_task", "kind", "severity", "enabled"]
 
     def extra_create_fields(self) -> dict[str, Any]:
         return {"created_by": self.request.user}
@@ -61,7 +61,8 @@ class AlertEventViewSet(WorkspaceScopedViewSet, viewsets.ReadOnlyModelViewSet):
     queryset = AlertEvent.objects.select_related("rule", "task")
     serializer_class = AlertEventSerializer
     workspace_field = "rule__workspace"
-    filterset_fields = ["state", "task", "rule"]
+    filterset_fields = {"state": ["exact"], "task": ["exact"], "compare_task": ["exact"], "rule": ["exact"],
+                        "rule__workspace": ["exact"]}
     http_method_names = ["get", "head", "options"]
 
 

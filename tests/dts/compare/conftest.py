@@ -15,7 +15,7 @@ from connectors.spec import TaskSpec
 from dts.datasources.models import Datasource
 from dts.localservers import MariaDBServer, PostgresServer
 from tests.dts.conftest import Personas
-from tests.dts.sync.conftest import mysql_source, pg_target  # noqa: F401 - fixtures used by these tests
+from tests.dts.sync.conftest import mysql_source, pg_target, worker_processes  # noqa: F401 - fixtures used here
 
 _server_ids = itertools.count(800_000)
 ROWS = 1500
