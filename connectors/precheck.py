@@ -34,7 +34,29 @@ def precheck(spec: TaskSpec) -> CheckReport:
                          "the source cannot be reached")
         return report
     _check_tables(spec, report)
+    if streaming:
+        _check_stream(spec, report)
     return report
+
+
+def _check_stream(spec: TaskSpec, report: CheckReport) -> None:
+    """Source-specific needs of the change stream (PostgreSQL: replica identity per table, the task's slot)."""
+    from connectors.pipeline.task import endpoint_configs  # the options the stream's source will get
+
+    source = source_for(endpoint_configs(spec)[0])
+    try:
+        checks = getattr(source, "stream_checks", None)
+        if checks is None:
+            return
+        try:
+            items = checks([m.source for m in spec.tables], allow_no_primary_key=spec.options.allow_no_primary_key)
+        except ConnectorError as exc:
+            report.add("source.stream", "Source: change stream", CheckStatus.FAILED, str(exc), exc.hint,
+                       CheckScope.SOURCE)
+            return
+        report.items.extend(_prefixed("source", item) for item in items)
+    finally:
+        source.close()
 
 
 def _prefixed(side: str, item: CheckItem) -> CheckItem:

@@ -20,6 +20,7 @@ CONNECTORS: dict[str, str] = {
 SOURCES: dict[str, str] = {
     "mysql": "connectors.mysql.source.MySQLSource",
     "mongodb": "connectors.mongodb.source.MongoDBSource",
+    "postgresql": "connectors.postgresql.source.PostgreSQLSource",
 }
 
 SINKS: dict[str, str] = {

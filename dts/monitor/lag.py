@@ -6,7 +6,8 @@ last commit. The result is kept in Redis per task for the API, /metrics and the 
 
 Runner metrics (dts:metrics:task:<id>, written by dts.sync.observer about once a second):
 events_applied, rows_applied, events_per_second, rows_per_second (over the runner's last interval),
-updated_at (epoch), position (JSON: MySQL {"file", "pos", "gtid"}), last_commit_time (epoch).
+updated_at (epoch), position (JSON: MySQL {"file", "pos", "gtid"}, PostgreSQL {"lsn"}), last_commit_time (epoch).
+For PostgreSQL sources the measurement also carries the WAL the task's slot retains, in bytes.
 
 Rates: the runner's own while its metrics are fresh (written in the last RUNNER_RATES_FRESH_SECONDS);
 otherwise (no runner, a runner that stopped applying) from the counters between two evaluations,
@@ -22,12 +23,14 @@ from typing import Any
 import redis
 
 from connectors.mysql.position import BinlogPosition
+from connectors.postgresql.position import Lsn
 from dts.monitor.redis_values import hash_as_text
-from dts.monitor.source_head import read_head
+from dts.monitor.source_head import read_head, read_slots
 from dts.monitor.source_sql import SourceUnavailable
 from dts.sync.lease import TaskLease
 from dts.sync.models import SyncTask
 from dts.sync.observer import metrics_key
+from dts.sync.specs import slot_name
 
 # A runner holding its lease whose position has not moved this long while behind is shown as stalled;
 # stalled alert rules choose their own threshold.
@@ -70,6 +73,8 @@ class TaskLag:
     last_commit_time: float | None
     metrics_updated_at: float | None
     evaluated_at: float
+    # PostgreSQL sources: the WAL the task's replication slot keeps on the server (None: not known).
+    retained_wal_bytes: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -130,7 +135,23 @@ def is_caught_up(engine: str, position: dict[str, Any] | None, head: dict[str, A
             return BinlogPosition.from_json(position) >= BinlogPosition.from_json(head)
         except ValueError:
             return None
+    if engine == "postgresql":
+        try:
+            return not Lsn.from_json(position) < Lsn.from_json(head)
+        except ValueError:
+            return None
     return position == head
+
+
+def retained_wal(task: SyncTask, client: redis.Redis) -> int | None:
+    """Bytes of WAL the task's slot keeps on a PostgreSQL source (None: other engines, no slot, unreadable)."""
+    if task.source.engine != "postgresql":
+        return None
+    try:
+        slot = read_slots(task.source, client).get(slot_name(task))
+    except SourceUnavailable:
+        return None  # the head's error already tells why
+    return int(slot["retained_wal_bytes"]) if slot is not None else None
 
 
 def measure(task: SyncTask, client: redis.Redis, now: float) -> TaskLag:
@@ -194,6 +215,7 @@ def measure(task: SyncTask, client: redis.Redis, now: float) -> TaskLag:
         lease_held=lease_held, events_applied=metrics.get("events_applied"), rows_applied=metrics.get("rows_applied"),
         events_per_second=events_rate, rows_per_second=rows_rate, last_commit_time=last_commit,
         metrics_updated_at=metrics.get("updated_at"), evaluated_at=now,
+        retained_wal_bytes=retained_wal(task, client),
     )
     stored = result.as_dict() | {"position_key": canonical}
     client.set(state_key(task.pk), json.dumps(stored), ex=STATE_TTL_SECONDS)

@@ -1,4 +1,4 @@
-"""How long until a MySQL source purges the binlog a task needs to resume.
+"""How long until a MySQL source purges the binlog a task needs to resume (PostgreSQL: the slot's WAL).
 
 The file a task needs is the one of its checkpoint position (where a restart resumes). The
 server expires a binlog file `binlog_expire_logs_seconds` (or `expire_logs_days`) after it was
@@ -21,9 +21,10 @@ import redis
 from connectors.mysql.position import file_sequence
 from dts.datasources.models import Datasource
 from dts.monitor.lag import TaskLag
-from dts.monitor.source_head import closed_times
+from dts.monitor.source_head import closed_times, read_slots
 from dts.monitor.source_sql import mysql_queries
 from dts.sync.models import Checkpoint, SyncTask
+from dts.sync.specs import slot_name
 
 BINLOGS_CACHE_MS = 30000
 
@@ -72,6 +73,8 @@ def needed_file(task: SyncTask) -> str | None:
 
 def estimate(task: SyncTask, lag: TaskLag, client: redis.Redis, now: float) -> RetentionEstimate | None:
     """None when there is nothing to estimate (not MySQL, no stream position yet, no close time known)."""
+    if task.source.engine == "postgresql":
+        return slot_estimate(task, client)
     if task.source.engine != "mysql":
         return None
     needed = needed_file(task)
@@ -98,6 +101,29 @@ def estimate(task: SyncTask, lag: TaskLag, client: redis.Redis, now: float) -> R
     left = max(0.0, closed_at + info.expire_seconds - now)
     return RetentionEstimate(needed, left, f"{needed} (needed by the checkpoint) is purged in about {left:.0f}s "
                                            f"(expiry {info.expire_seconds:.0f}s)")
+
+
+def slot_estimate(task: SyncTask, client: redis.Redis) -> RetentionEstimate | None:
+    """A PostgreSQL slot keeps its WAL until confirmed, unless max_slot_wal_keep_size lets the server drop it.
+
+    wal_status 'unreserved' means the slot is past that limit and loses its WAL at the next checkpoint;
+    'lost' means it has: the task cannot resume. Otherwise there is no deadline (seconds_left None).
+    """
+    name = slot_name(task)
+    slot = read_slots(task.source, client).get(name)
+    if slot is None:
+        return None
+    retained = int(slot["retained_wal_bytes"])
+    if slot["wal_status"] == "lost":
+        return RetentionEstimate(name, 0.0, f"slot {name} lost WAL it needed (max_slot_wal_keep_size): the task "
+                                            "cannot resume from its checkpoint; restart it with a snapshot")
+    if slot["wal_status"] == "unreserved":
+        return RetentionEstimate(name, 0.0, f"slot {name} retains {retained:,} bytes of WAL, past "
+                                            "max_slot_wal_keep_size: the server drops it at its next checkpoint")
+    safe = slot["safe_wal_size"]
+    limit = (f"{int(safe):,} bytes more before max_slot_wal_keep_size invalidates it" if safe is not None
+             else "no max_slot_wal_keep_size limit")
+    return RetentionEstimate(name, None, f"slot {name} retains {retained:,} bytes of WAL ({limit})")
 
 
 def _sequence(name: str) -> float:

@@ -2,21 +2,27 @@
 
 Cached in Redis per datasource, so many tasks reading one source cost one query per few
 seconds, and a failure is cached too (a dead source costs one timeout, not one per task).
-Only MySQL/MariaDB sources have a reader; other engines answer None (head unknown).
+MySQL/MariaDB (binlog file and offset) and PostgreSQL (the flushed WAL LSN) sources have a reader;
+other engines answer None (head unknown). For PostgreSQL the task slots' retained WAL is read the same way.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import redis
 
 from connectors.config import ConnectionConfig
+from connectors.errors import ConnectorError
+from connectors.postgresql.connection import open_connection, redact
 from dts.datasources.models import Datasource
+from dts.monitor import conf
 from dts.monitor.redis_values import hash_as_text
 from dts.monitor.source_sql import SourceUnavailable, mysql_queries
 
@@ -53,9 +59,64 @@ def mysql_head(config: ConnectionConfig) -> dict[str, Any]:
     return {"file": str(rows[0][0]), "pos": int(rows[0][1])}
 
 
+def pg_queries(config: ConnectionConfig, statement: str, args: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    """One short query on a PostgreSQL source, every wait bounded like the MySQL ones."""
+    timeout = conf.head_timeout_seconds()
+    config = dataclasses.replace(config, connect_timeout=min(config.connect_timeout, timeout))
+    try:
+        conn = open_connection(config, query_timeout=timeout)
+    except ConnectorError as exc:
+        raise SourceUnavailable(str(exc)) from None
+    try:
+        return conn.execute(statement, args).fetchall()
+    except psycopg.Error as exc:
+        raise SourceUnavailable(f"{statement.split()[0]}… failed on {config.host}:{config.port}: "
+                                f"{redact(' '.join(str(exc).split()), config.password)}") from None
+    finally:
+        conn.close()
+
+
+def pg_head(config: ConnectionConfig) -> dict[str, Any]:
+    # The flushed end of the WAL: a walsender streams no further, so a caught-up task reaches it.
+    ((lsn,),) = pg_queries(config, "SELECT pg_current_wal_flush_lsn()::text")
+    return {"lsn": str(lsn)}
+
+
 READERS: dict[str, Callable[[ConnectionConfig], dict[str, Any]]] = {
     "mysql": mysql_head,
+    "postgresql": pg_head,
 }
+
+
+def slots_key(datasource_id: int) -> str:
+    return f"dts:monitor:slots:{datasource_id}"
+
+
+def read_slots(datasource: Datasource, client: redis.Redis) -> dict[str, dict[str, Any]]:
+    """A PostgreSQL source's dts_* logical slots (retained WAL bytes, wal_status, safe_wal_size), cached briefly.
+
+    One query per datasource every few seconds, whatever the number of tasks; raises SourceUnavailable.
+    """
+    key = slots_key(datasource.pk)
+    cached = client.get(key)
+    if cached is not None:
+        data = json.loads(cached)
+        if "error" in data:
+            raise SourceUnavailable(data["error"])
+        return data["slots"]  # type: ignore[no-any-return]
+    try:
+        rows = pg_queries(datasource.connection_config(), (
+            "SELECT slot_name::text, active, coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::int8, "
+            "coalesce(wal_status, ''), safe_wal_size, confirmed_flush_lsn::text FROM pg_replication_slots "
+            "WHERE slot_type = 'logical' AND left(slot_name, 4) = 'dts_'"))
+    except SourceUnavailable as exc:
+        client.set(key, json.dumps({"error": str(exc)}), px=FAILURE_CACHE_MS)
+        raise
+    slots = {name: {"active": bool(active), "retained_wal_bytes": int(retained), "wal_status": status,
+                    "safe_wal_size": None if safe is None else int(safe), "confirmed_flush_lsn": confirmed}
+             for name, active, retained, status, safe, confirmed in rows}
+    client.set(key, json.dumps({"slots": slots}), px=HEAD_CACHE_MS)
+    return slots
 
 
 def read_head(datasource: Datasource, client: redis.Redis, now: float | None = None) -> SourceHead | None:
