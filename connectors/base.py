@@ -193,7 +193,11 @@ class Source(Connector):
         raise NotImplementedError
 
     def current_position(self) -> Position:
-        """The head of the change log now; a snapshot taken after this joins the stream with no gap."""
+        """The head of the change log now; a snapshot taken after this joins the stream with no gap.
+
+        Covers the tables whose table_schema() was read before this call (a PostgreSQL publication
+        can only carry changes of tables it held when they were written), so read them first.
+        """
         raise NotImplementedError
 
     def changes(self, start: Position, tables: set[TableId]) -> Iterator[ChangeEvent]:
@@ -202,6 +206,13 @@ class Source(Connector):
 
     def position_from_json(self, data: dict[str, Any]) -> Position:
         raise NotImplementedError
+
+    def confirm(self, position: Position) -> None:
+        """The target committed everything up to position: the source may free its log before it.
+
+        Called after each checkpoint. PostgreSQL reports it to the slot so the server releases WAL;
+        sources whose log the server keeps on its own terms (MySQL binlog) need nothing.
+        """
 
     def close(self) -> None:
         """Release connections and replication streams."""

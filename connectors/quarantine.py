@@ -11,8 +11,10 @@ decided by the pipeline, not by the sink.
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime
 import decimal
+import json
 import math
 import uuid
 from collections.abc import Callable, Sequence
@@ -21,7 +23,7 @@ from typing import Any
 
 from connectors.errors import ConnectorError
 from connectors.keys import key_to_json
-from connectors.types import TableSchema
+from connectors.types import ColumnSchema, Kind, TableSchema
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,9 @@ class QuarantinedRow:
     row's key values (canonical, in key_columns order: connectors.keys.key_to_json stores them
     exactly); row maps column names to JSON-safe values (see jsonable); column is the offending
     column when known; position is where the row came from when the sink knows it (a snapshot
-    chunk as {"chunk": ...}), else None for the pipeline to fill in.
+    chunk as {"chunk": ...}), else None for the pipeline to fill in. stage is "target" for a row
+    the target rejected (row as written, after the mapping) or "transform" for a source row a
+    mapping rule could not process (row as read).
     """
 
     table: str
@@ -43,6 +47,7 @@ class QuarantinedRow:
     position: dict[str, Any] | None = None
     target: str = ""
     key_columns: tuple[str, ...] = ()
+    stage: str = "target"
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -110,10 +115,62 @@ def format_duration(value: datetime.timedelta) -> str:
 
 
 def quarantined(schema: TableSchema, row: Sequence[Any], column: str | None, error: str, *,
-                target: str = "", position: dict[str, Any] | None = None) -> QuarantinedRow:
+                target: str = "", position: dict[str, Any] | None = None, stage: str = "target") -> QuarantinedRow:
     """A QuarantinedRow for row (in schema column order); key values come from the row itself."""
     names = schema.column_names
     return QuarantinedRow(
         table=str(schema.table), key=tuple(row[i] for i in schema.key_indexes() if i < len(row)),
         row={name: jsonable(value) for name, value in zip(names, row, strict=False)},
-        column=column, error=error, position=position, target=target, key_columns=schema.key_columns)
+        column=column, error=error, position=position, target=target, key_columns=schema.key_columns, stage=stage)
+
+
+def from_jsonable(value: Any, column: ColumnSchema) -> Any:
+    """The canonical value back from its jsonable form (for replaying an edited quarantined row).
+
+    Raises ValueError naming the column when the text does not fit the column's type.
+    """
+    if value is None:
+        return None
+    kind = column.type.kind
+    try:
+        if isinstance(value, dict) and set(value) == {"$base64"}:
+            return base64.b64decode(value["$base64"], validate=True)
+        if kind == Kind.DECIMAL:
+            return decimal.Decimal(str(value))
+        if kind == Kind.FLOAT:
+            return float(value)
+        if kind in (Kind.INT, Kind.BIT, Kind.YEAR):
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError("not an integer")
+            return int(value)
+        if kind == Kind.BOOL:
+            if isinstance(value, bool):
+                return value
+            if value in (0, 1):
+                return bool(value)
+            raise ValueError("not true or false")
+        if kind == Kind.DATE and isinstance(value, str):
+            return datetime.date.fromisoformat(value)
+        if kind in (Kind.DATETIME, Kind.TIMESTAMP) and isinstance(value, str):
+            parsed = datetime.datetime.fromisoformat(value)
+            if kind == Kind.TIMESTAMP and parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=datetime.UTC)
+            return parsed
+        if kind == Kind.TIME and isinstance(value, str):
+            return parse_duration(value)
+        if kind == Kind.UUID:
+            return uuid.UUID(str(value))
+        if kind == Kind.JSON and not isinstance(value, str):
+            return json.dumps(value)
+    except (ValueError, TypeError, decimal.InvalidOperation, binascii.Error) as exc:
+        raise ValueError(f"column {column.name!r} ({column.type.describe()}): {value!r} does not fit: {exc}") from None
+    return value
+
+
+def parse_duration(text: str) -> datetime.timedelta:
+    """[-]HHH:MM:SS[.ffffff], as format_duration writes it."""
+    sign = -1 if text.startswith("-") else 1
+    hours, minutes, seconds = text.lstrip("-").split(":")
+    whole, _, fraction = seconds.partition(".")
+    micros = int((fraction + "000000")[:6]) if fraction else 0
+    return sign * datetime.timedelta(hours=int(hours), minutes=int(minutes), seconds=int(whole), microseconds=micros)

@@ -8,8 +8,12 @@ Example:
                  "database": "analytics"},
       "mode": "full+incremental",
       "tables": ["shop.orders", {"source": "shop.items", "target": "sales.items"}],
-      "options": {"batch_size": 5000, "parallelism": 2, "ddl_policy": "apply"}
+      "options": {"batch_size": 5000, "parallelism": 2, "ddl_policy": "apply"},
+      "mapping": {"tables": {"shop.orders": {"filter": "status != 'deleted'"}}}
     }
+
+`mapping` (names, routes, per-table rules) is described in connectors.transform.mapping; the
+table targets here are already resolved through it (a route's target, the naming convention).
 
 Validation collects every problem with its path ("options.batch_size: …") instead of stopping
 at the first.
@@ -23,10 +27,11 @@ from typing import Any
 from connectors.config import ConnectionConfig
 from connectors.errors import ConnectorError
 from connectors.registry import DEFAULT_PORTS
+from connectors.transform.mapping import MappingSpec, parse_mapping
 from connectors.types import TableId
 
 MODES = ("schema", "full", "incremental", "full+incremental")
-DDL_POLICIES = ("apply", "ignore", "fail")
+DDL_POLICIES = ("apply", "ignore", "fail", "review")
 ZERO_DATE_POLICIES = ("null", "epoch", "string", "fail")
 DIRTY_DATA_POLICIES = ("fail", "quarantine")
 IF_EXISTS = ("keep", "drop", "truncate", "fail")
@@ -76,6 +81,7 @@ class TaskSpec:
     mode: str
     tables: tuple[TableMapping, ...]
     options: TaskOptions = field(default_factory=TaskOptions)
+    mapping: MappingSpec = field(default_factory=MappingSpec)
 
     def to_json(self, *, with_passwords: bool = False) -> dict[str, Any]:
         return {
@@ -85,6 +91,7 @@ class TaskSpec:
             "mode": self.mode,
             "tables": [mapping.to_json() for mapping in self.tables],
             "options": self.options.to_json(),
+            "mapping": self.mapping.to_json(),
         }
 
     def target_of(self, source: TableId) -> TableId:
@@ -105,11 +112,16 @@ class TaskSpec:
         if mode not in MODES:
             problems.append(("mode", f"must be one of {', '.join(MODES)}, not {mode!r}"))
         options = _options(data.get("options", {}), problems)
-        tables = _tables(data.get("tables"), target, problems)
+        mapping = parse_mapping(data.get("mapping"), problems)
+        tables = _tables(data.get("tables"), target, problems, mapping)
+        sources = {table.source for table in tables}
+        for table in mapping.tables:
+            if tables and table not in sources:
+                problems.append((f'mapping.tables["{table}"]', "is not one of the task's tables"))
         if problems:
             raise SpecError(problems)
         assert source is not None and target is not None
-        return cls(str(name), source, target, mode, tuple(tables), options)
+        return cls(str(name), source, target, mode, tuple(tables), options, mapping)
 
 
 def _connection(data: Any, path: str, problems: list[tuple[str, str]]) -> ConnectionConfig | None:
@@ -170,7 +182,8 @@ def _options(data: Any, problems: list[tuple[str, str]]) -> TaskOptions:
         return TaskOptions()
 
 
-def _tables(data: Any, target: ConnectionConfig | None, problems: list[tuple[str, str]]) -> list[TableMapping]:
+def _tables(data: Any, target: ConnectionConfig | None, problems: list[tuple[str, str]],
+            mapping: MappingSpec | None = None) -> list[TableMapping]:
     if not isinstance(data, list) or not data:
         problems.append(("tables", "must be a non-empty list of 'db.table' or {\"source\": …, \"target\": …}"))
         return []
@@ -178,23 +191,26 @@ def _tables(data: Any, target: ConnectionConfig | None, problems: list[tuple[str
     for index, item in enumerate(data):
         path = f"tables[{index}]"
         try:
-            if isinstance(item, str):
-                source = TableId.parse(item)
-                mappings.append(TableMapping(source, default_target(source, target)))
-            elif isinstance(item, dict) and "source" in item:
-                source = TableId.parse(item["source"])
-                dest = TableId.parse(item["target"]) if item.get("target") else default_target(source, target)
+            if isinstance(item, str) or (isinstance(item, dict) and "source" in item):
+                given = {"source": item} if isinstance(item, str) else item
+                source = TableId.parse(given["source"])
+                explicit = bool(given.get("target"))
+                dest = TableId.parse(given["target"]) if explicit else default_target(source, target)
+                if mapping is not None:
+                    dest = mapping.target(source, dest, explicit)
                 mappings.append(TableMapping(source, dest))
             else:
                 problems.append((path, "must be 'db.table' or {\"source\": \"db.table\", \"target\": \"db.table\"}"))
         except ValueError as exc:
             problems.append((path, str(exc)))
     seen: dict[TableId, int] = {}
-    for index, mapping in enumerate(mappings):
-        if mapping.target in seen:
-            problems.append((f"tables[{index}]", f"target {mapping.target} is also the target of "
-                                                 f"tables[{seen[mapping.target]}]"))
-        seen[mapping.target] = index
+    routed = {route.target for route in mapping.routes} if mapping is not None else set()
+    for index, table in enumerate(mappings):
+        if table.target in seen and table.target not in routed:  # routes merge shards on purpose
+            problems.append((f"tables[{index}]", f"target {table.target} is also the target of "
+                                                 f"tables[{seen[table.target]}]; merge tables into one with "
+                                                 "mapping.routes"))
+        seen[table.target] = index
     return mappings
 
 

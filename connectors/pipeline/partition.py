@@ -21,6 +21,21 @@ from typing import Any
 
 from connectors.base import Batch, Sink, TableBatch
 
+LOCK_RETRIES = 3
+MYSQL_LOCK_CODES = (1205, 1213)  # lock wait timeout, deadlock
+
+
+def is_lock_conflict(exc: BaseException) -> bool:
+    """A deadlock or lock timeout: the transaction was rolled back and may simply run again."""
+    module = type(exc).__module__
+    if module.startswith("pymysql") or module.startswith("MySQLdb"):
+        return bool(exc.args) and exc.args[0] in MYSQL_LOCK_CODES
+    if module.startswith("psycopg"):
+        import psycopg
+
+        return isinstance(exc, psycopg.errors.DeadlockDetected | psycopg.errors.LockNotAvailable)
+    return False
+
 
 def has_other_unique_keys(entry: TableBatch) -> bool:
     key = tuple(entry.schema.key_columns)
@@ -71,12 +86,29 @@ class PartitionedWriter:
         if self._pool is None or batch.row_count < 2 * len(self.sinks):
             self.sinks[0].write(batch, **kwargs)
             return
-        futures = [self._pool.submit(sink.write, part, **kwargs)
-                   for sink, part in zip(self.sinks, split(batch, len(self.sinks)), strict=True) if part.tables]
+        work = [(sink, part) for sink, part in zip(self.sinks, split(batch, len(self.sinks)), strict=True)
+                if part.tables]
+        futures = [self._pool.submit(sink.write, part, **kwargs) for sink, part in work]
         errors = [future.exception() for future in futures]
-        for error in errors:
+        for (sink, part), error in zip(work, errors, strict=True):
+            if error is not None and is_lock_conflict(error):
+                # Partitions of one table can deadlock on the target's index locks (InnoDB locks ranges when
+                # it checks duplicates). The loser rolled back; alone now, its write cannot meet the others.
+                error = self._retry_alone(sink, part, kwargs, error)
             if error is not None:
                 raise error
+
+    @staticmethod
+    def _retry_alone(sink: Sink, part: Batch, kwargs: dict[str, Any], error: BaseException) -> BaseException | None:
+        for _ in range(LOCK_RETRIES):
+            try:
+                sink.write(part, **kwargs)
+                return None
+            except Exception as exc:  # noqa: BLE001  (the last one is raised by the caller)
+                if not is_lock_conflict(exc):
+                    return exc
+                error = exc
+        return error
 
     def close(self) -> None:
         if self._pool is not None:

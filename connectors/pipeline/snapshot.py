@@ -13,9 +13,11 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import Any
 
 from connectors.base import Chunk, Sink, Source
+from connectors.pipeline.chunk_load import load_chunk
 from connectors.pipeline.observer import Observer
 from connectors.pipeline.ratelimit import RateLimiter, throttled
 from connectors.spec import TableMapping, TaskSpec
+from connectors.transform import Mapper
 from connectors.types import TableSchema
 
 
@@ -23,8 +25,9 @@ class SnapshotLoader:
     def __init__(self, spec: TaskSpec, source_factory: Callable[[], Source], sink_factory: Callable[[], Sink],
                  state: dict[str, Any], save: Callable[[], None], observer: Observer,
                  stop: threading.Event, on_dirty: Callable[[Any], None] | None = None,
-                 lock: threading.RLock | None = None) -> None:
+                 lock: threading.RLock | None = None, mapper: Mapper | None = None) -> None:
         self.spec = spec
+        self.mapper = mapper or Mapper(spec.mapping, {m.source: m.target for m in spec.tables})
         self.source_factory = source_factory
         self.sink_factory = sink_factory
         self.state = state
@@ -88,8 +91,7 @@ class SnapshotLoader:
         rows = source.read_chunk(schema, chunk)
         if self._limiter.rate:
             rows = throttled(rows, self._limiter)
-        kwargs = {"on_dirty": self.on_dirty} if self.on_dirty is not None else {}
-        count = sink.load_chunk(schema, mapping.target, chunk, rows, **kwargs)
+        count = load_chunk(self.mapper.plan(schema), sink, chunk, rows, self.on_dirty)
         with self._lock:
             progress = self.state["snapshot"][str(mapping.source)]
             progress["done"].append(chunk.index)

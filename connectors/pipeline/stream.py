@@ -23,9 +23,11 @@ from connectors.pipeline.merge import BatchBuilder
 from connectors.pipeline.observer import Observer
 from connectors.pipeline.partition import PartitionedWriter
 from connectors.pipeline.ratelimit import RateLimiter
-from connectors.quarantine import QuarantinedRow
+from connectors.pipeline.review import APPLY, Reviews, TableResumed, run_statement, target_statement
+from connectors.quarantine import QuarantinedRow, quarantined
 from connectors.spec import TaskSpec
 from connectors.sql_ddl import parse_statement
+from connectors.transform import Mapper, TransformError
 from connectors.types import TableId, TableSchema
 
 # A transaction bigger than this many batches is written in parts (without checkpointing
@@ -53,8 +55,10 @@ class TableReplaced(Exception):
 class StreamRunner:
     def __init__(self, spec: TaskSpec, source: Source, writer: PartitionedWriter, ddl_sink: Sink,
                  save_position: Callable[[dict[str, Any]], None], observer: Observer, stop: threading.Event,
-                 on_dirty: Callable[[Any], None] | None = None) -> None:
+                 on_dirty: Callable[[Any], None] | None = None, mapper: Mapper | None = None,
+                 reviews: Reviews | None = None) -> None:
         self.spec = spec
+        self.mapper = mapper or Mapper(spec.mapping, {m.source: m.target for m in spec.tables})
         self.source = source
         self.writer = writer
         self.ddl_sink = ddl_sink
@@ -68,6 +72,14 @@ class StreamRunner:
         self._halt = threading.Event()  # ends the reader; unlike `stop`, it says nothing to the caller
         self._target_shapes: dict[TableId, tuple[str, ...] | None] = {}  # ddl_policy 'ignore' only
         self._cut_schemas: dict[TableSchema, TableSchema] = {}
+        self.reviews = reviews if spec.options.ddl_policy == "review" else None
+        # Tables whose DDL the mapping drops (drop_ops), or whose reviewed DDL was ignored: their target
+        # keeps its shape, as under 'ignore'.
+        self._drop_ddl = {table for table in self.tables if self.mapper.drops_ddl(table)}
+        if self.reviews is not None:
+            self._drop_ddl |= self.reviews.fit & self.tables
+        self._next_review_poll = 0.0
+        # Sources that hold the log for the reader until told the target has it (PostgreSQL slots).
 
     def run(self, start: Position) -> None:
         reader = threading.Thread(target=self._read, args=(start,), name="stream-reader", daemon=True)
@@ -98,6 +110,7 @@ class StreamRunner:
 
     def _read_events(self, start: Position) -> None:
         options = self.spec.options
+        reviews = self.reviews
         builder = BatchBuilder(self.spec.target_of)
         limiter = RateLimiter(options.rate_limit_rows)
         in_transaction = False
@@ -107,11 +120,14 @@ class StreamRunner:
             if op in ROW_OPS:
                 if event.table not in self.tables:
                     continue
+                if reviews is not None and event.table in reviews.paused:
+                    continue  # its DDL waits for review: read again from there once decided
                 if limiter.rate:
                     limiter.acquire(1)
-                if builder.schema_changed(event):
-                    self._flush(builder)
-                builder.add(event)
+                for mapped in self._mapped(event):
+                    if builder.schema_changed(mapped):
+                        self._flush(builder)
+                    builder.add(mapped)
                 in_transaction = True
                 if len(builder) >= options.batch_size * OVERSIZED_TRANSACTION_BATCHES:
                     self._flush(builder)
@@ -123,8 +139,14 @@ class StreamRunner:
                     self._flush(builder)
             elif op == DDL:
                 # DDL of tables outside the task is not ours; new tables join by editing the task.
-                if event.table in self.tables:
+                if event.table in self.tables and self.mapper.drops_ddl(event.table):
+                    self.observer.log("info", f"dropped DDL (mapping drop_ops) from {event.table}: {event.ddl}")
+                elif event.table in self.tables:
+                    if reviews is not None and (event.table in reviews.paused or reviews.decided_before(event)):
+                        continue
                     self._flush(builder)
+                    if reviews is not None:
+                        reviews.pause(event.table)
                     self._put(("ddl", event))
             elif op == HEARTBEAT:
                 if in_transaction:
@@ -141,6 +163,22 @@ class StreamRunner:
                 break
         if len(builder) or builder.position is not None:
             self._flush(builder)
+
+    def _mapped(self, event: ChangeEvent) -> list[ChangeEvent]:
+        """The event through its table's plan; a row a rule cannot process goes to the quarantine or fails."""
+        assert event.schema is not None
+        plan = self.mapper.plan(event.schema)
+        try:
+            return plan.events(event)
+        except TransformError as exc:
+            if self.on_dirty is None:
+                raise
+            row = event.after if event.after is not None else event.before
+            assert row is not None
+            position = event.position.to_json() if event.position is not None else None
+            self.on_dirty(quarantined(event.schema, row, exc.column, str(exc), target=str(plan.target),
+                                      position=position, stage="transform"))
+            return []
 
     def _aged(self, builder: BatchBuilder) -> bool:
         return time.monotonic() - builder.started >= self.spec.options.flush_interval
@@ -163,8 +201,10 @@ class StreamRunner:
 
     def _write_loop(self) -> None:
         while True:
+            if self.reviews is not None:
+                self._poll_reviews()
             try:
-                kind, payload = self._handoff.get(timeout=1.0)
+                kind, payload = self._handoff.get(timeout=0.5 if self.reviews is not None else 1.0)
             except queue.Empty:
                 continue
             if kind == "end":
@@ -174,11 +214,12 @@ class StreamRunner:
             if kind == "batch":
                 batch, position, commit_time, events = payload
                 position_json = position.to_json() if position is not None else None
-                if self.spec.options.ddl_policy == "ignore":
+                if self.spec.options.ddl_policy == "ignore" or self._drop_ddl:
                     batch = self._fit_to_targets(batch)
+                batch.position, batch.commit_time = position_json, commit_time
                 self.writer.write(batch, **self._dirty_kwargs(position_json))
                 if position_json is not None:
-                    self.save_position(position_json)
+                    self._saved(position_json)
                 self.observer.applied(events, batch.row_count, position_json, commit_time)
                 for table_id, entry in batch.tables.items():
                     if entry.skipped_deletes:
@@ -187,8 +228,13 @@ class StreamRunner:
             elif kind == "ddl":
                 self._handle_ddl(payload)
 
+    def _saved(self, position: dict[str, Any]) -> None:
+        """Checkpoint a position the target has committed, then tell the source (PostgreSQL frees WAL before it)."""
+        self.save_position(position)
+        self.source.confirm(self.source.position_from_json(position))
+
     def _fit_to_targets(self, batch: Batch) -> Batch:
-        """Under ddl_policy 'ignore': rows cut down to the columns the target table has.
+        """Under ddl_policy 'ignore' (or drop_ops 'ddl'): rows cut down to the columns the target table has.
 
         The target keeps its shape, so a column added at the source is not copied, and a column
         dropped at the source is not written (new rows leave it NULL, updated rows keep its value);
@@ -197,6 +243,9 @@ class StreamRunner:
         """
         fitted = Batch()
         for table, entry in batch.tables.items():
+            if self.spec.options.ddl_policy != "ignore" and table not in self._drop_ddl:
+                fitted.tables[table] = entry  # its DDL is applied: the target has its shape
+                continue
             columns = self._target_columns(entry.target)
             schema = entry.schema
             if columns is None or schema.column_names == columns:
@@ -230,24 +279,77 @@ class StreamRunner:
     def _handle_ddl(self, event: ChangeEvent) -> None:
         policy = self.spec.options.ddl_policy
         where = f"{event.table}: {event.ddl}"
+        if policy == "review":
+            self._hold_for_review(event)
+            return
         if policy == "fail":
             raise DdlRefused(f"the source changed {where}",
                              hint="apply it to the target by hand and resume, or set options.ddl_policy to "
                                   "'apply' or 'ignore'")
         if policy == "apply":
             assert event.table is not None
-            self.ddl_sink.apply_ddl(event, self.spec.target_of(event.table))
+            self.ddl_sink.apply_ddl(self._target_event(event), self.spec.target_of(event.table))
             self.observer.log("info", f"applied DDL from {where}")
         else:
             self.observer.log("warning", f"ignored DDL (policy 'ignore') from {where}")
         if event.position is not None:
-            self.save_position(event.position.to_json())
+            self._saved(event.position.to_json())
         if policy == "apply":
             replaced = self._swapped_in(event)
             if replaced is not None:
                 self.observer.log("warning", f"{replaced} was replaced by another table ({event.ddl}): copying it "
                                              "again")
                 raise TableReplaced(replaced)
+
+    def _target_event(self, event: ChangeEvent) -> ChangeEvent:
+        """The DDL event with the table's schema after the mapping: the sink brings the target to that shape
+        (left-out columns stay out, renamed ones keep their target names, added columns stay)."""
+        if event.schema is None:
+            return event
+        plan = self.mapper.plan(event.schema)
+        if plan.target_schema.columns == event.schema.columns and plan.target_schema.key_columns == \
+                event.schema.key_columns:
+            return event
+        return ChangeEvent(event.op, event.table, plan.target_schema, event.before, event.after, event.commit_time,
+                           event.position, event.ddl)
+
+    def _hold_for_review(self, event: ChangeEvent) -> None:
+        assert event.table is not None and self.reviews is not None
+        target = self.spec.target_of(event.table)
+        try:
+            statement, error = target_statement(self.ddl_sink, self._target_event(event), target), ""
+        except ConnectorError as exc:  # e.g. a type the target cannot take: the operator writes the statement
+            statement, error = "", str(exc)
+        self.reviews.hold(event, target, statement, error)
+        self.observer.log("warning", f"{event.table} paused: its DDL waits for review ({event.ddl}); the other "
+                                     "tables stream on")
+        if event.position is not None:
+            self._saved(event.position.to_json())
+
+    def _poll_reviews(self) -> None:
+        """Writer thread: act on a decision for a paused table, then end the run so the table is read again."""
+        now = time.monotonic()
+        if now < self._next_review_poll:
+            return
+        self._next_review_poll = now + 0.3
+        assert self.reviews is not None
+        for table, entry in self.reviews.waiting():
+            position = entry["position"]
+            decision = self.reviews.inbox.decision(table, position)
+            if decision is None:
+                continue
+            if decision.action == APPLY:
+                try:
+                    run_statement(self.ddl_sink, decision.statement)
+                except Exception as exc:  # noqa: BLE001  (reported to the inbox; the table stays paused)
+                    self.reviews.inbox.done(table, position, f"{type(exc).__name__}: {exc}")
+                    self.observer.log("error", f"reviewed DDL of {table} failed at the target: {exc}")
+                    continue
+                self.observer.log("info", f"applied reviewed DDL of {table}: {decision.statement}")
+            else:
+                self.observer.log("warning", f"ignored reviewed DDL of {table}: {entry['ddl']}")
+            # The task runner records the decision, saves, and restarts the stream from the DDL's position.
+            raise TableResumed(table, position, ignored=decision.action != APPLY)
 
     def _swapped_in(self, event: ChangeEvent) -> TableId | None:
         """A task table that a rename gave to a table the task did not stream (t_new TO t), if any."""

@@ -18,10 +18,12 @@ from connectors.errors import ConnectorError
 from connectors.pipeline.checkpoint import CheckpointStore
 from connectors.pipeline.observer import NullObserver, Observer
 from connectors.pipeline.partition import PartitionedWriter
+from connectors.pipeline.review import DdlInbox, MemoryDdlInbox, Reviews, TableResumed
 from connectors.pipeline.snapshot import SnapshotLoader
 from connectors.pipeline.stream import StreamRunner, TableReplaced
 from connectors.registry import sink_for, source_for
 from connectors.spec import TableMapping, TaskSpec
+from connectors.transform import Mapper, MappingError
 from connectors.types import TableId, TableSchema
 
 
@@ -44,7 +46,8 @@ def endpoint_configs(spec: TaskSpec) -> tuple[ConnectionConfig, ConnectionConfig
     source = dataclasses.replace(spec.source, options={
         **spec.source.options, "zero_date_policy": options.zero_date_policy, "server_id": options.server_id,
         "allow_no_primary_key": options.allow_no_primary_key, "heartbeat_interval": options.heartbeat_seconds})
-    target = dataclasses.replace(spec.target, options={**spec.target.options, "source_engine": spec.source.engine})
+    target = dataclasses.replace(spec.target, options={"task_name": spec.name, **spec.target.options,
+                                                       "source_engine": spec.source.engine})
     return source, target
 
 
@@ -60,8 +63,10 @@ class TaskRunner:
                  stop: threading.Event | None = None,
                  source_factory: Callable[[ConnectionConfig], Source] = source_for,
                  sink_factory: Callable[[ConnectionConfig], Sink] = sink_for,
-                 snapshot_stage: Callable[[TaskRunner], SnapshotStage] | None = None) -> None:
+                 snapshot_stage: Callable[[TaskRunner], SnapshotStage] | None = None,
+                 ddl_inbox: DdlInbox | None = None) -> None:
         self.spec = spec
+        self.ddl_inbox: DdlInbox = ddl_inbox if ddl_inbox is not None else MemoryDdlInbox()
         self.store = store
         self.observer = observer or NullObserver()
         self.stop = stop or threading.Event()
@@ -73,6 +78,8 @@ class TaskRunner:
         self.state_lock = threading.RLock()
         self.quarantine_count = 0
         self.state: dict[str, Any] = {}
+        # The mapping compiled per source schema: the snapshot and the stream apply the same plans.
+        self.mapper = Mapper(spec.mapping, {m.source: m.target for m in spec.tables})
 
     def new_source(self) -> Source:
         return self._source_factory(self.source_config)
@@ -129,6 +136,9 @@ class TaskRunner:
                     self._forget(str(replaced.table))
                     schemas = self._schemas(source, streamed=set(self.state["tables"]))
                     continue
+                except TableResumed as resumed:
+                    self._resume_reviewed(source, resumed)
+                    continue
                 return "stopped"
             return self.state["phase"]  # type: ignore[no-any-return]
         finally:
@@ -176,7 +186,7 @@ class TaskRunner:
         if self._snapshot_stage is not None:
             return self._snapshot_stage(self)
         return SnapshotLoader(self.spec, self.new_source, self.new_sink, self.state, self.save, self.observer,
-                              self.stop, self.on_dirty_callback(), lock=self.state_lock)
+                              self.stop, self.on_dirty_callback(), lock=self.state_lock, mapper=self.mapper)
 
     def _join(self, new: list[TableMapping], schemas: dict[TableId, TableSchema], source: Source) -> bool:
         """Add tables to a streaming task while the others keep streaming.
@@ -204,7 +214,12 @@ class TaskRunner:
         def stream_joined() -> None:
             stream_source = self.new_source()
             try:
-                self._stream(stream_source, joined, stream_stop)
+                while not stream_stop.is_set():
+                    try:
+                        self._stream(stream_source, joined, stream_stop)
+                        break
+                    except TableResumed as resumed:  # a reviewed DDL was decided meanwhile: stream on
+                        self._resume_reviewed(stream_source, resumed)
             except BaseException as exc:  # noqa: BLE001  (raised below, in the calling thread)
                 failures.append(exc)
             finally:
@@ -240,20 +255,37 @@ class TaskRunner:
         defer = self.spec.mode in ("full", "full+incremental")
         sink = self.new_sink()
         try:
-            for mapping in tables:
-                sink.prepare(schemas[mapping.source], mapping.target, if_exists=self.spec.options.if_exists,
-                             defer_indexes=defer)
+            # A shard joining a running task writes into a target the other shards already fill: keep it.
+            others = {m.target for m in self.spec.tables if m not in tables}
+            for schema, target in self._target_schemas(schemas, tables):
+                if_exists = "keep" if target in others else self.spec.options.if_exists
+                sink.prepare(schema, target, if_exists=if_exists, defer_indexes=defer)
                 if not defer:
-                    sink.finish_table(schemas[mapping.source], mapping.target)
+                    sink.finish_table(schema, target)
         finally:
             sink.close()
+
+    def _target_schemas(self, schemas: dict[TableId, TableSchema], tables: list[TableMapping]
+                        ) -> list[tuple[TableSchema, TableId]]:
+        """Each target table once, with its schema after the mapping; shards merged into one must agree."""
+        seen: dict[TableId, tuple[TableMapping, TableSchema]] = {}
+        for mapping in tables:
+            schema = self.mapper.plan(schemas[mapping.source]).target_schema
+            earlier = seen.get(mapping.target)
+            if earlier is None:
+                seen[mapping.target] = (mapping, schema)
+            elif (earlier[1].columns, earlier[1].key_columns) != (schema.columns, schema.key_columns):
+                raise MappingError(
+                    "mapping.routes", f"{mapping.source} and {earlier[0].source} are merged into {mapping.target} but "
+                    "their columns or keys differ", hint="give the shards the same structure, or map them apart")
+        return [(schema, target) for target, (_, schema) in seen.items()]
 
     def _finish_tables(self, schemas: dict[TableId, TableSchema], tables: list[TableMapping]) -> None:
         """Build what prepare deferred (idempotent, so a resume may run it again)."""
         sink = self.new_sink()
         try:
-            for mapping in tables:
-                sink.finish_table(schemas[mapping.source], mapping.target)
+            for schema, target in self._target_schemas(schemas, tables):
+                sink.finish_table(schema, target)
         finally:
             sink.close()
 
@@ -272,10 +304,27 @@ class TaskRunner:
         spec = dataclasses.replace(self.spec, tables=tuple(tables))
         try:
             StreamRunner(spec, source, writer, ddl_sink, self._save_position, self.observer, stop,
-                         self.on_dirty_callback()).run(start)
+                         self.on_dirty_callback(), mapper=self.mapper, reviews=self._reviews(source)).run(start)
         finally:
             writer.close()
             ddl_sink.close()
+
+    def _reviews(self, source: Source) -> Reviews | None:
+        if self.spec.options.ddl_policy != "review":
+            return None
+        return Reviews(self.state, self.state_lock, self.ddl_inbox, source.position_from_json)
+
+    def _resume_reviewed(self, source: Source, resumed: TableResumed) -> None:
+        """A reviewed DDL was applied or ignored: stream again from the DDL so the table's changes since are read."""
+        reviews = self._reviews(source)
+        assert reviews is not None
+        reviews.resume(resumed.table, resumed.position, resumed.ignored)
+        with self.state_lock:
+            current = source.position_from_json(self.state["position"])
+            self.state["position"] = min(current, source.position_from_json(resumed.position)).to_json()
+        self.save()
+        self.ddl_inbox.done(resumed.table, resumed.position)
+        self.observer.log("info", f"{resumed.table} resumed after its DDL review")
 
     def _save_position(self, position: dict[str, Any]) -> None:
         with self.state_lock:
@@ -292,7 +341,11 @@ class TaskRunner:
                 self.quarantine_count += 1
                 count = self.quarantine_count
                 self.state["quarantined"] = count  # saved with the next checkpoint, snapshot chunks included
-            self.observer.quarantined(row.table, row.key, row.row, row.column, row.error, row.position)
+            store_row = getattr(self.observer, "quarantined_row", None)
+            if store_row is not None:  # an observer that keeps the whole row (stage, target) for replay
+                store_row(row)
+            else:
+                self.observer.quarantined(row.table, row.key, row.row, row.column, row.error, row.position)
             if count > self.spec.options.max_quarantine:
                 raise QuarantineLimitExceeded(count, self.spec.options.max_quarantine)
 

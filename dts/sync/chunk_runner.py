@@ -13,9 +13,11 @@ from django.utils import timezone
 from connectors.base import Chunk
 from connectors.errors import ConnectorError, is_transient
 from connectors.keys import key_to_json
+from connectors.pipeline.chunk_load import load_chunk
 from connectors.pipeline.ratelimit import RateLimiter, throttled
 from connectors.pipeline.task import QuarantineLimitExceeded, endpoint_configs
 from connectors.registry import sink_for, source_for
+from connectors.transform import Mapper
 from dts.sync.chunk_lease import ChunkLease
 from dts.sync.models import QuarantinedRow, SnapshotChunk
 from dts.sync.specs import spec_for
@@ -71,9 +73,11 @@ class ChunkRunner:
             if spec.options.rate_limit_rows:
                 # The task's rate is shared by the chunks it runs at once.
                 rows = throttled(rows, RateLimiter(max(1, spec.options.rate_limit_rows // spec.options.parallelism)))
-            kwargs = {"on_dirty": self._quarantine} if spec.options.dirty_data_policy == "quarantine" else {}
+            on_dirty = self._quarantine if spec.options.dirty_data_policy == "quarantine" else None
             self._max_quarantine = spec.options.max_quarantine
-            return sink.load_chunk(schema, mapping.target, chunk, rows, **kwargs)
+            # The task's mapping plan, as the in-process loader and the stream apply it.
+            plan = Mapper(spec.mapping, {m.source: m.target for m in spec.tables}).plan(schema)
+            return load_chunk(plan, sink, chunk, rows, on_dirty)
         finally:
             source.close()
             sink.close()
@@ -81,6 +85,7 @@ class ChunkRunner:
     def _quarantine(self, row: Any) -> None:
         task = self.chunk.task
         QuarantinedRow.objects.create(task=task, source_table=self.chunk.source_table,
+                                      target_table=row.target or "", stage=row.stage,
                                       key=key_to_json(tuple(row.key)),
                                       row=row.row, column=row.column or "", error=row.error,
                                       position={"chunk": self.chunk.bounds})

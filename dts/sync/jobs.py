@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
@@ -11,8 +12,14 @@ from django.utils import timezone
 
 from dts.sync.chunk_runner import ChunkRunner
 from dts.sync.lease import TaskLease, redis_client
+from connectors.base import CheckScope, CheckStatus
+from connectors.errors import ConnectorError
+from connectors.precheck import precheck
+from connectors.registry import source_for
+from connectors.transform.shards import shard_key_conflicts
 from dts.sync.models import Mode, Status, SyncTask
-from dts.sync.prechecks import PrecheckRunner
+from dts.sync.prechecks import PrecheckRunner, orphaned_slots
+from dts.sync.specs import spec_for
 from dts.sync.runner import SyncRunner
 
 log = logging.getLogger("dts.sync")
@@ -37,6 +44,35 @@ def run_snapshot_chunk(chunk_id: int) -> None:
 @shared_task(name="dts.sync.jobs.run_task_precheck", ignore_result=True)
 def run_task_precheck(precheck_id: int) -> None:
     PrecheckRunner(precheck_id).run()
+
+
+# Fields of a task body the unsaved pre-check needs (datasources by id: credentials never enter the broker).
+UNSAVED_FIELDS = ("name", "source", "target", "mode", "tables", "options", "mapping")
+
+
+@shared_task(name="dts.sync.jobs.run_unsaved_precheck")
+def run_unsaved_precheck(body: dict[str, Any]) -> dict[str, Any]:
+    """The pre-check of a task not created yet (the wizard's step before Create).
+
+    There is no row to store it in, so the report is this job's Celery result (kept CELERY_RESULT_EXPIRES):
+    {"status": "succeeded"|"failed", "result": report or None, "error": text}."""
+    task = SyncTask(name=body.get("name") or "precheck", source_id=body["source"], target_id=body["target"],
+                    mode=body["mode"], tables=body.get("tables") or [], options=body.get("options") or {},
+                    mapping=body.get("mapping") or {})
+    try:
+        spec = spec_for(task)  # joins in the passwords on the worker, as a saved task's pre-check does
+        report = precheck(spec)
+        if report.status_for(CheckScope.CONNECTION) != CheckStatus.FAILED:
+            report.items.extend(shard_key_conflicts(spec, source_for))
+        orphans = orphaned_slots(spec.source)
+        if orphans is not None:
+            report.items.append(orphans)
+    except ConnectorError as exc:
+        return {"status": "failed", "result": None, "error": str(exc)}
+    except Exception as exc:
+        log.exception("pre-check of unsaved task %r crashed", task.name)
+        return {"status": "failed", "result": None, "error": f"unexpected error: {type(exc).__name__}: {exc}"}
+    return {"status": "succeeded", "result": report.to_dict(), "error": ""}
 
 
 @shared_task(name="dts.sync.jobs.supervise", ignore_result=True)

@@ -62,6 +62,8 @@ class SyncTask(models.Model):
     mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.FULL_INCREMENTAL)
     tables = models.JSONField(default=list, help_text='["db.table", {"source": "db.t", "target": "schema.t"}]')
     options = models.JSONField(default=dict, blank=True)
+    mapping = models.JSONField(default=dict, blank=True,
+                               help_text="Names, routes and per-table rules (see connectors.transform.mapping).")
     desired_state = models.CharField(max_length=16, default="stopped",
                                      choices=[("running", "Running"), ("stopped", "Stopped")])
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW, editable=False)
@@ -281,10 +283,21 @@ class TaskPrecheck(models.Model):
 
 
 class QuarantinedRow(models.Model):
-    """A row the target rejected, kept under the task's dirty-data policy instead of being lost."""
+    """A row the target rejected or a mapping rule could not process, kept under the task's dirty-data
+    policy instead of being lost.
+
+    stage says what `row` holds: "target", the row as written to the target (target column names,
+    after the mapping), or "transform", the source row a rule failed on (source column names).
+    """
+
+    class Stage(models.TextChoices):
+        TARGET = "target", "Rejected by the target"
+        TRANSFORM = "transform", "A mapping rule failed"
 
     task = models.ForeignKey(SyncTask, on_delete=models.CASCADE, related_name="quarantine")
     source_table = models.CharField(max_length=300)
+    target_table = models.CharField(max_length=300, blank=True)
+    stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.TARGET)
     key = models.JSONField()
     row = models.JSONField()
     column = models.CharField(max_length=128, blank=True)
@@ -294,6 +307,71 @@ class QuarantinedRow(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["task", "source_table"])]
 
     def __str__(self) -> str:
         return f"{self.source_table} {self.key}: {self.error[:60]}"
+
+
+class DdlInboxItem(models.Model):
+    """A source DDL waiting for an operator (ddl_policy 'review'); its table is paused meanwhile.
+
+    An operator approves it (maybe with an edited target statement) or ignores it; the running
+    task picks the decision up, applies it, and sets the outcome (applied, ignored or failed with
+    the error; a failed item can be approved again with another statement).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a decision"
+        APPLIED = "applied", "Applied"
+        IGNORED = "ignored", "Ignored"
+        FAILED = "failed", "Failed at the target"
+
+    class Decision(models.TextChoices):
+        NONE = "", "None"
+        APPLY = "apply", "Apply"
+        IGNORE = "ignore", "Ignore"
+
+    task = models.ForeignKey(SyncTask, on_delete=models.CASCADE, related_name="ddl_inbox")
+    source_table = models.CharField(max_length=300)
+    target_table = models.CharField(max_length=300)
+    source_ddl = models.TextField()
+    target_statement = models.TextField(blank=True)
+    position = models.JSONField()
+    position_key = models.CharField(max_length=500, editable=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    decision = models.CharField(max_length=16, choices=Decision.choices, default=Decision.NONE, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["task", "source_table", "position_key"],
+                                               name="one_inbox_item_per_ddl")]
+
+    def __str__(self) -> str:
+        return f"{self.source_table}: {self.source_ddl[:60]} ({self.status})"
+
+    @property
+    def awaiting_decision(self) -> bool:
+        return self.status in (self.Status.PENDING, self.Status.FAILED) and not self.decision
+
+    def decide(self, decision: str, actor: Any, statement: str | None = None) -> None:
+        """Record an operator's decision (audited); the running task acts on it."""
+        if not self.awaiting_decision:
+            raise InvalidTransition(f"this DDL is already {self.decision or self.status}")
+        if decision == self.Decision.APPLY and not (statement if statement is not None else self.target_statement):
+            raise InvalidTransition("there is no target statement to apply (it could not be translated: see "
+                                    "error); approve with {\"target_statement\": \"...\"} or ignore it")
+        with transaction.atomic():
+            changes: dict[str, Any] = {"decision": [None, decision]}
+            if statement is not None and statement != self.target_statement:
+                changes["target_statement"] = [self.target_statement, statement]
+                self.target_statement = statement
+            self.decision, self.decided_by, self.decided_at = decision, actor, timezone.now()
+            self.status, self.error = self.Status.PENDING, ""
+            self.save(update_fields=["decision", "decided_by", "decided_at", "target_statement", "status", "error"])
+            audit.record(f"ddl_{decision}", actor=actor, obj=self, workspace=self.task.workspace, changes=changes)

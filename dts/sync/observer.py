@@ -129,6 +129,13 @@ class DatabaseObserver:
             pipe.hset(metrics_key(self.task.pk), mapping=fields)
             pipe.execute()
 
+    def quarantined_row(self, row: Any) -> None:
+        """A connectors.quarantine.QuarantinedRow, kept whole (stage, target) so it can be replayed."""
+        QuarantinedRow.objects.create(task=self.task, source_table=row.table, target_table=row.target or "",
+                                      stage=row.stage, key=key_to_json(tuple(row.key)), row=row.row,
+                                      column=row.column or "", error=row.error, position=row.position)
+        self.log("warning", f"quarantined a row of {row.table} (key {row.key}): {row.error}")
+
     def quarantined(self, table: TableId, key: Any, row: dict[str, Any], column: str | None, error: str,
                     position: dict[str, Any] | None) -> None:
         QuarantinedRow.objects.create(task=self.task, source_table=str(table),

@@ -7,6 +7,7 @@ unreachable, and ends the task in the status the engine's outcome calls for.
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import threading
@@ -17,11 +18,13 @@ from django.conf import settings
 from django.db import connections
 
 from connectors.errors import ConnectorError, is_transient
+from connectors.pipeline.review import APPLY, DdlDecision
 from connectors.pipeline.task import SnapshotStage, TaskRunner
+from connectors.types import TableId
 from dts.sync.checkpoints import DatabaseCheckpointStore
 from dts.sync.distributed_snapshot import DistributedSnapshot
 from dts.sync.lease import TaskLease
-from dts.sync.models import Status, SyncTask, TaskRun
+from dts.sync.models import DdlInboxItem, Status, SyncTask, TaskRun
 from dts.sync.observer import DatabaseObserver
 from dts.sync.specs import spec_for
 
@@ -37,6 +40,7 @@ class SyncRunner:
         self.reload = threading.Event()  # the task's tables were edited: stop, then run again with them
         self.lease_lost = threading.Event()
         self.running_tables: list[object] = []
+        self.running_mapping: dict[str, object] = {}
 
     def run(self) -> None:
         task = SyncTask.objects.select_related("source", "target").get(pk=self.task_id)
@@ -53,6 +57,7 @@ class SyncRunner:
             if task.status == Status.QUEUED:
                 task.mark_running()
             self.running_tables = list(task.tables)
+            self.running_mapping = task.mapping
             watcher.start()
             self._run_with_retries(task, run)
         finally:
@@ -67,10 +72,12 @@ class SyncRunner:
         backoff = 1.0
         while True:
             try:
-                task.refresh_from_db(fields=["tables", "options"])
+                task.refresh_from_db(fields=["tables", "options", "mapping"])
                 self.running_tables = list(task.tables)
+                self.running_mapping = task.mapping
                 outcome = TaskRunner(spec_for(task), DatabaseCheckpointStore(task), observer, self.stop,
-                                     snapshot_stage=self._snapshot_stage(task)).run()
+                                     snapshot_stage=self._snapshot_stage(task),
+                                     ddl_inbox=DatabaseDdlInbox(task)).run()
             except Exception as exc:
                 if is_transient(exc) and not self.stop.is_set():
                     observer.log("warning", f"{type(exc).__name__}: {exc}; retrying in {backoff:.0f}s")
@@ -94,7 +101,7 @@ class SyncRunner:
                     # Tables were added or removed: run again with them (new ones join the stream).
                     self.reload.clear()
                     self.stop.clear()
-                    observer.log("info", "the task's tables changed; continuing with the new list")
+                    observer.log("info", "the task's tables or mapping changed; continuing with them")
                     continue
                 break
         if self.lease_lost.is_set():
@@ -125,12 +132,52 @@ class SyncRunner:
                         self.stop.set()
                         return
                     renewed = time.monotonic()
-                desired, tables = SyncTask.objects.filter(pk=self.task_id).values_list(
-                    "desired_state", "tables").first() or (None, None)
+                desired, tables, mapping = SyncTask.objects.filter(pk=self.task_id).values_list(
+                    "desired_state", "tables", "mapping").first() or (None, None, None)
                 if desired != "running":
                     self.stop.set()
-                elif tables != self.running_tables and not self.stop.is_set():
+                elif (tables != self.running_tables or mapping != self.running_mapping) and not self.stop.is_set():
                     self.reload.set()
                     self.stop.set()
         finally:
             connections.close_all()
+
+
+def _position_key(position: dict[str, object]) -> str:
+    return json.dumps(position, sort_keys=True)[:500]
+
+
+class DatabaseDdlInbox:
+    """The DDL inbox of one task in the control plane's database (connectors.pipeline.review.DdlInbox)."""
+
+    def __init__(self, task: SyncTask) -> None:
+        self.task = task
+
+    def _item(self, table: TableId, position: dict[str, object]) -> DdlInboxItem | None:
+        return DdlInboxItem.objects.filter(task=self.task, source_table=str(table),
+                                           position_key=_position_key(position)).first()
+
+    def submit(self, table: TableId, target: TableId, ddl: str, statement: str, position: dict[str, object],
+               error: str = "") -> None:
+        item, created = DdlInboxItem.objects.get_or_create(
+            task=self.task, source_table=str(table), position_key=_position_key(position),
+            defaults={"target_table": str(target), "source_ddl": ddl, "target_statement": statement,
+                      "position": position, "error": error})
+        if created:
+            log.info("task %s: DDL of %s waits for review (item %s)", self.task.pk, table, item.pk)
+
+    def decision(self, table: TableId, position: dict[str, object]) -> DdlDecision | None:
+        item = self._item(table, position)
+        if item is None or item.status != DdlInboxItem.Status.PENDING or not item.decision:
+            return None
+        return DdlDecision(item.decision, item.target_statement)
+
+    def done(self, table: TableId, position: dict[str, object], error: str = "") -> None:
+        item = self._item(table, position)
+        if item is None:
+            return
+        if error:
+            item.status, item.decision, item.error = DdlInboxItem.Status.FAILED, DdlInboxItem.Decision.NONE, error
+        else:
+            item.status = (DdlInboxItem.Status.APPLIED if item.decision == APPLY else DdlInboxItem.Status.IGNORED)
+        item.save(update_fields=["status", "decision", "error"])

@@ -6,7 +6,16 @@ from rest_framework import serializers
 
 from connectors.spec import SpecError, TaskSpec
 from dts.datasources.serializers import MemberWorkspaceField
-from dts.sync.models import Checkpoint, QuarantinedRow, SyncTask, TableProgress, TaskLog, TaskPrecheck, TaskRun
+from dts.sync.models import (
+    Checkpoint,
+    DdlInboxItem,
+    QuarantinedRow,
+    SyncTask,
+    TableProgress,
+    TaskLog,
+    TaskPrecheck,
+    TaskRun,
+)
 
 
 class SyncTaskSerializer(serializers.ModelSerializer):
@@ -16,7 +25,7 @@ class SyncTaskSerializer(serializers.ModelSerializer):
     class Meta:
         model = SyncTask
         fields = ["id", "url", "workspace", "name", "description", "source", "target", "mode", "tables", "options",
-                  "desired_state", "status", "status_message", "server_id", "created_at", "updated_at"]
+                  "mapping", "desired_state", "status", "status_message", "server_id", "created_at", "updated_at"]
         read_only_fields = ["desired_state", "status", "status_message", "server_id", "created_at", "updated_at"]
         validators: list[object] = []
 
@@ -35,24 +44,27 @@ class SyncTaskSerializer(serializers.ModelSerializer):
         clash = SyncTask.objects.filter(workspace=workspace, name=name)
         if instance is not None:
             clash = clash.exclude(pk=instance.pk)
-        if clash.exists():
+        if self.check_name and clash.exists():
             raise serializers.ValidationError({"name": "A task with this name already exists in the workspace."})
-        self._validate_spec(attrs)
+        self.spec = self._validate_spec(attrs)
         return attrs
 
-    def _validate_spec(self, attrs: dict[str, Any]) -> None:
+    check_name = True  # a preview validates a task body without creating the task
+
+    def _validate_spec(self, attrs: dict[str, Any]) -> TaskSpec | None:
         instance = self.instance
         source = attrs.get("source", getattr(instance, "source", None))
         target = attrs.get("target", getattr(instance, "target", None))
         if source is None or target is None:
-            return
+            return None
         spec = {"name": attrs.get("name", getattr(instance, "name", "task")),
                 "source": source.connection_config().to_dict(), "target": target.connection_config().to_dict(),
                 "mode": attrs.get("mode", getattr(instance, "mode", "full+incremental")),
                 "tables": attrs.get("tables", getattr(instance, "tables", [])),
-                "options": attrs.get("options", getattr(instance, "options", {}))}
+                "options": attrs.get("options", getattr(instance, "options", {})),
+                "mapping": attrs.get("mapping", getattr(instance, "mapping", {}))}
         try:
-            TaskSpec.from_json(spec)
+            return TaskSpec.from_json(spec)
         except SpecError as exc:
             errors: dict[str, list[str]] = {}
             for path, message in exc.problems:
@@ -89,10 +101,58 @@ class TaskLogSerializer(serializers.ModelSerializer):
         fields = ["at", "level", "message"]
 
 
+class PreviewSerializer(SyncTaskSerializer):
+    """The body of a task create, for a preview: nothing is saved, and the name is optional."""
+
+    check_name = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["name"].required = False
+        self.fields["name"].default = "preview"
+
+
 class QuarantinedRowSerializer(serializers.ModelSerializer):
     class Meta:
         model = QuarantinedRow
-        fields = ["id", "source_table", "key", "row", "column", "error", "position", "created_at"]
+        fields = ["id", "source_table", "target_table", "stage", "key", "row", "column", "error", "position",
+                  "created_at"]
+        read_only_fields = ["id", "source_table", "target_table", "stage", "key", "column", "error", "position",
+                            "created_at"]
+
+    def validate_row(self, value: Any) -> Any:
+        if not isinstance(value, dict) or not value:
+            raise serializers.ValidationError("must be an object of column names to values")
+        known = set(self.instance.row) if self.instance is not None else set(value)
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise serializers.ValidationError(f"unknown column(s) {', '.join(unknown)}; the row has "
+                                              f"{', '.join(sorted(known))}")
+        return value
+
+
+class ReplaySerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, allow_empty=False)
+    all = serializers.BooleanField(required=False, default=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if bool(attrs.get("ids")) == bool(attrs.get("all")):
+            raise serializers.ValidationError('give either "ids": [...] or "all": true')
+        return attrs
+
+
+class DdlInboxItemSerializer(serializers.ModelSerializer):
+    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = DdlInboxItem
+        fields = ["id", "source_table", "target_table", "source_ddl", "target_statement", "status", "decision",
+                  "position", "created_at", "decided_by", "decided_at", "error"]
+        read_only_fields = fields
+
+
+class DdlApproveSerializer(serializers.Serializer):
+    target_statement = serializers.CharField(required=False, allow_blank=False, trim_whitespace=True)
 
 
 class CheckpointSerializer(serializers.ModelSerializer):

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.db import transaction
-from drf_spectacular.utils import extend_schema
+from django.db.models import Count
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from connectors.config import ConnectionConfig
+from connectors.errors import ConnectorError
+from connectors.pipeline.replay import ReplayRow, replay
+from connectors.registry import sink_for, source_for
+from connectors.transform import MappingError
+from connectors.transform.preview import preview
 from dts.accounts.roles import Role
 from dts.api.viewsets import WorkspaceScopedViewSet
 from dts.api.waiting import WAIT_PARAMETER, wait_for, wait_seconds
@@ -19,7 +27,9 @@ from dts.sync.jobs import enqueue, run_task_precheck
 from dts.sync.models import (
     ACTIVE,
     Checkpoint,
+    DdlInboxItem,
     InvalidTransition,
+    QuarantinedRow,
     SnapshotChunk,
     Status,
     SyncTask,
@@ -28,14 +38,21 @@ from dts.sync.models import (
 )
 from dts.sync.serializers import (
     CheckpointSerializer,
+    DdlApproveSerializer,
+    DdlInboxItemSerializer,
+    PreviewSerializer,
     QuarantinedRowSerializer,
+    ReplaySerializer,
     SyncTaskSerializer,
     TableProgressSerializer,
     TaskLogSerializer,
     TaskPrecheckSerializer,
     TaskRunSerializer,
 )
-from dts.sync.specs import spec_json
+from dts.sync.specs import spec_for, spec_json
+
+PREVIEW_ROWS = 5
+log = logging.getLogger("dts.sync")
 
 
 class SyncTaskViewSet(WorkspaceScopedViewSet):
@@ -43,7 +60,9 @@ class SyncTaskViewSet(WorkspaceScopedViewSet):
     serializer_class = SyncTaskSerializer
     filterset_fields = ["workspace", "status", "mode", "source", "target"]
     action_roles = {"start": Role.OPERATOR, "stop": Role.OPERATOR, "resume": Role.OPERATOR,
-                    "restart": Role.OPERATOR, "precheck": Role.OPERATOR}
+                    "restart": Role.OPERATOR, "precheck": Role.OPERATOR, "preview": Role.OPERATOR,
+                    "ddl_approve": Role.OPERATOR, "ddl_ignore": Role.OPERATOR,
+                    "quarantine_replay": Role.OPERATOR}
 
     @extend_schema(request=None, responses={200: TaskPrecheckSerializer, 202: TaskPrecheckSerializer},
                    parameters=[WAIT_PARAMETER])
@@ -76,6 +95,19 @@ class SyncTaskViewSet(WorkspaceScopedViewSet):
     def perform_destroy(self, instance: SyncTask) -> None:
         if instance.is_active:
             raise exceptions.ValidationError({"status": "Stop the task before deleting it."})
+        started = instance.server_id is not None  # allocated on the first start: no slot before it
+        if instance.source.engine == "postgresql" and started and self.request.query_params.get("keep_slot") != "true":
+            # The task's slot holds WAL on the source until it is dropped (invariant 8). If that fails the
+            # task stays, so the slot is not forgotten; ?keep_slot=true deletes anyway (then it is an orphan).
+            source = source_for(ConnectionConfig.from_dict(spec_json(instance, with_passwords=True)["source"]))
+            try:
+                dropped: list[str] = getattr(source, "release", list)()
+            except ConnectorError as exc:
+                raise exceptions.ValidationError({"source": f"could not drop the task's replication slot: {exc}. "
+                                                            "Delete with ?keep_slot=true to keep the slot."}) from None
+            finally:
+                source.close()
+            log.info("task %s deleted: dropped %s", instance.pk, ", ".join(dropped) or "nothing")
         super().perform_destroy(instance)
 
     def _started(self, task: SyncTask, action_name: str) -> Response:
@@ -144,10 +176,155 @@ class SyncTaskViewSet(WorkspaceScopedViewSet):
     def progress(self, request: Request, pk: str | None = None) -> Response:
         return Response(TableProgressSerializer(self.get_object().table_progress.all(), many=True).data)
 
-    @extend_schema(responses=QuarantinedRowSerializer(many=True))
+    # --- preview ---------------------------------------------------------------------------------
+    @extend_schema(request=PreviewSerializer, responses=dict)
+    @action(detail=False, methods=["post"])
+    def preview(self, request: Request) -> Response:
+        """A few rows of each table read from the source, as they would land at the target, with the
+        target schema. The body is a task create body; nothing is saved.
+
+        Reads the source from this request (a bounded sample, connect timeouts apply) so the console
+        shows the result at once."""
+        serializer = PreviewSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        self.check_workspace_role(serializer.validated_data["workspace"])
+        spec = serializer.spec
+        assert spec is not None
+        try:
+            result = preview(spec, source_for, rows=PREVIEW_ROWS)
+        except MappingError as exc:
+            raise exceptions.ValidationError({"mapping": [str(exc)]}) from None
+        except ConnectorError as exc:
+            raise exceptions.ValidationError({"source": [f"{exc} {exc.hint}".strip()]}) from None
+        return Response(result)
+
+    # --- DDL inbox --------------------------------------------------------------------------------
+    @extend_schema(responses=DdlInboxItemSerializer(many=True),
+                   parameters=[OpenApiParameter("status", str, description="pending, applied, ignored or failed")])
+    @action(detail=True, methods=["get"], url_path="ddl-inbox")
+    def ddl_inbox(self, request: Request, pk: str | None = None) -> Response:
+        """DDL waiting for review (ddl_policy 'review') and past decisions, newest first."""
+        items = self.get_object().ddl_inbox.select_related("decided_by")
+        wanted = request.query_params.get("status")
+        if wanted:
+            if wanted not in DdlInboxItem.Status.values:
+                raise exceptions.ValidationError({"status": f"one of {', '.join(DdlInboxItem.Status.values)}"})
+            items = items.filter(status=wanted)
+        return Response(DdlInboxItemSerializer(items, many=True).data)
+
+    def filter_queryset(self, queryset: Any) -> Any:
+        # ?status= on the inbox is the items' status, not the task list's filter.
+        if self.action == "ddl_inbox":
+            return queryset
+        return super().filter_queryset(queryset)
+
+    def _inbox_item(self, item_id: str) -> DdlInboxItem:
+        task = self.get_object()
+        item = task.ddl_inbox.filter(pk=item_id).first()
+        if item is None:
+            raise exceptions.NotFound("No such DDL in this task's inbox.")
+        return item
+
+    @extend_schema(request=DdlApproveSerializer, responses=DdlInboxItemSerializer)
+    @action(detail=True, methods=["post"], url_path=r"ddl-inbox/(?P<item_id>\d+)/approve")
+    def ddl_approve(self, request: Request, pk: str | None = None, item_id: str = "") -> Response:
+        """Apply the DDL at the target (optionally an edited statement); the table then resumes."""
+        item = self._inbox_item(item_id)
+        body = DdlApproveSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            item.decide(DdlInboxItem.Decision.APPLY, request.user, body.validated_data.get("target_statement"))
+        except InvalidTransition as exc:
+            raise exceptions.ValidationError({"status": str(exc)}) from None
+        return Response(DdlInboxItemSerializer(item).data)
+
+    @extend_schema(request=None, responses=DdlInboxItemSerializer)
+    @action(detail=True, methods=["post"], url_path=r"ddl-inbox/(?P<item_id>\d+)/ignore")
+    def ddl_ignore(self, request: Request, pk: str | None = None, item_id: str = "") -> Response:
+        """Leave the target as it is; the table resumes, its rows cut to the target's columns."""
+        item = self._inbox_item(item_id)
+        try:
+            item.decide(DdlInboxItem.Decision.IGNORE, request.user)
+        except InvalidTransition as exc:
+            raise exceptions.ValidationError({"status": str(exc)}) from None
+        return Response(DdlInboxItemSerializer(item).data)
+
+    # --- quarantine -------------------------------------------------------------------------------
+    @extend_schema(responses=QuarantinedRowSerializer(many=True),
+                   parameters=[OpenApiParameter("table", str, description="Only rows of this source db.table")])
     @action(detail=True, methods=["get"])
     def quarantine(self, request: Request, pk: str | None = None) -> Response:
-        return self._paged(self.get_object().quarantine.all(), QuarantinedRowSerializer)
+        rows = self.get_object().quarantine.all()
+        table = request.query_params.get("table")
+        if table:
+            rows = rows.filter(source_table=table)
+        return self._paged(rows, QuarantinedRowSerializer)
+
+    def _quarantined(self, row_id: str) -> QuarantinedRow:
+        row = self.get_object().quarantine.filter(pk=row_id).first()
+        if row is None:
+            raise exceptions.NotFound("No such row in this task's quarantine.")
+        return row
+
+    @extend_schema(request=QuarantinedRowSerializer, responses=QuarantinedRowSerializer)
+    @action(detail=True, methods=["patch", "delete"], url_path=r"quarantine/(?P<row_id>\d+)")
+    def quarantine_row(self, request: Request, pk: str | None = None, row_id: str = "") -> Response:
+        """PATCH {"row": {...}} edits a quarantined row before a replay; DELETE discards it (both audited)."""
+        row = self._quarantined(row_id)
+        task = row.task
+        if request.method == "DELETE":
+            with transaction.atomic():
+                self.audit_action("quarantine_discard", task, {"row": [row.pk, None], "table": row.source_table,
+                                                               "key": row.key})
+                row.delete()
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        serializer = QuarantinedRowSerializer(row, data={"row": request.data.get("row")}, partial=True)
+        serializer.is_valid(raise_exception=True)
+        changed = {name: [row.row.get(name), value] for name, value in serializer.validated_data["row"].items()
+                   if row.row.get(name) != value}
+        with transaction.atomic():
+            row.row = {**row.row, **serializer.validated_data["row"]}
+            row.save(update_fields=["row"])
+            self.audit_action("quarantine_edit", task, {"row": row.pk, "table": row.source_table, "columns": changed})
+        return Response(QuarantinedRowSerializer(row).data)
+
+    @extend_schema(request=ReplaySerializer, responses=dict)
+    @action(detail=True, methods=["post"], url_path="quarantine/replay")
+    def quarantine_replay(self, request: Request, pk: str | None = None) -> Response:
+        """Write quarantined rows to the target through the sink; replayed rows leave the quarantine.
+
+        Answers {"replayed": n, "failed": [{"id", "error"}]}; failed rows stay, with the new error."""
+        task = self.get_object()
+        body = ReplaySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        rows = task.quarantine.all()
+        if not body.validated_data.get("all"):
+            wanted = set(body.validated_data["ids"])
+            rows = rows.filter(pk__in=wanted)
+            unknown = wanted - set(rows.values_list("pk", flat=True))
+            if unknown:
+                raise exceptions.ValidationError({"ids": [f"not in this task's quarantine: "
+                                                          f"{', '.join(map(str, sorted(unknown)))}"]})
+        items = [ReplayRow(row.pk, row.source_table, row.row, row.stage) for row in rows.order_by("id")]
+        try:
+            result = replay(spec_for(task), items, source_for, sink_for)
+        except ConnectorError as exc:
+            raise exceptions.ValidationError({"target": [f"{exc} {exc.hint}".strip()]}) from None
+        with transaction.atomic():
+            QuarantinedRow.objects.filter(task=task, pk__in=result.replayed).delete()
+            for row_id, error in result.failed:
+                QuarantinedRow.objects.filter(pk=row_id).update(error=error)
+            self.audit_action("quarantine_replay", task, {"replayed": result.replayed,
+                                                          "failed": [row_id for row_id, _ in result.failed]})
+        return Response({"replayed": len(result.replayed),
+                         "failed": [{"id": row_id, "error": error} for row_id, error in result.failed]})
+
+    @extend_schema(responses=dict)
+    @action(detail=True, methods=["get"], url_path="quarantine/counts")
+    def quarantine_counts(self, request: Request, pk: str | None = None) -> Response:
+        """Quarantined rows per source table: {"db.table": n}."""
+        counts = self.get_object().quarantine.values("source_table").annotate(n=Count("id")).order_by("source_table")
+        return Response({row["source_table"]: row["n"] for row in counts})
 
     @extend_schema(responses=CheckpointSerializer)
     @action(detail=True, methods=["get"])

@@ -81,6 +81,7 @@ class SourceSession:
 class SourceKit:
     engine = ""
     supports_key_update = True  # MongoDB's _id cannot change
+    full_before_images = True  # PostgreSQL sends only the old key (REPLICA IDENTITY DEFAULT)
     has_password = True  # whether the test server refuses a wrong password
     database = ""  # where the kit's tables live (a MySQL database, a PostgreSQL schema)
 
@@ -357,3 +358,73 @@ class RedisStreamsSinkKit(SinkKit):
         for stream in self.client.scan_iter(f"dts:{self.task_name}*"):
             self.client.delete(stream)
         self.client.close()
+
+
+# PostgreSQL (source) ----------------------------------------------------------------------------------
+
+class PostgresSession(SourceSession):
+    def __init__(self, server: PostgresServer, dbname: str, schema: str) -> None:
+        self.schema = schema
+        self.conn = server.connect(dbname)
+        self.conn.execute("SET TIME ZONE 'UTC'")
+
+    def _table(self, table: str) -> str:
+        return f"{_pg_quote(self.schema)}.{_pg_quote(table)}"
+
+    def insert(self, table: str, rows: list[Row]) -> None:
+        with self.conn.cursor() as cursor:
+            cursor.executemany(f"INSERT INTO {self._table(table)} VALUES (%s, %s, %s, %s, %s)".encode(), rows)
+
+    def update(self, table: str, row: Row) -> None:
+        self.conn.execute(f"UPDATE {self._table(table)} SET name = %s, amount = %s, at = %s, note = %s "
+                          "WHERE id = %s".encode(), (*row[1:], row[0]))
+
+    def delete(self, table: str, key: int) -> None:
+        self.conn.execute(f"DELETE FROM {self._table(table)} WHERE id = %s".encode(), (key,))
+
+    def rekey(self, table: str, old: int, new: int) -> None:
+        self.conn.execute(f"UPDATE {self._table(table)} SET id = %s WHERE id = %s".encode(), (new, old))
+
+    def rows(self, table: str) -> list[Row]:
+        cursor = self.conn.execute(f"SELECT id, name, amount, at, note FROM {self._table(table)} ORDER BY id".encode())
+        return [canonical(r) for r in cursor.fetchall()]
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class PostgresSourceKit(SourceKit):
+    """Tables in schema `shop` of a fresh database; each task's slot is named after its server_id."""
+
+    engine = "postgresql"
+    full_before_images = False
+    _server_ids = itertools.count(700_000)
+
+    def __init__(self, server: PostgresServer, dbname: str) -> None:
+        self.server = server
+        self.dbname = dbname
+        self.database = "shop"
+        admin = server.connect(dbname)
+        admin.execute(b"CREATE SCHEMA shop")
+        admin.close()
+
+    def config(self) -> dict[str, Any]:
+        return pg_config(self.server, self.dbname)
+
+    def spec_options(self) -> dict[str, Any]:
+        return {"server_id": next(self._server_ids)}
+
+    def create_items(self, name: str = "items") -> TableId:
+        conn = self.server.connect(self.dbname)
+        conn.execute(f"CREATE TABLE shop.{_pg_quote(name)} (id bigint PRIMARY KEY, name varchar(64), "
+                     "amount numeric(12,2), at timestamp(6), note text)".encode())
+        conn.close()
+        return self.table(name)
+
+    def session(self) -> PostgresSession:
+        return PostgresSession(self.server, self.dbname, self.database)
+
+    def close(self) -> None:
+        from tests.connectors.postgresql.conftest import drop_slots  # a database with a slot cannot be dropped
+
+        drop_slots(self.server, self.dbname)

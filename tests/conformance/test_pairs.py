@@ -82,8 +82,10 @@ def converge(run: Run, source: Callable[[], list[Row]], target: Callable[[], lis
                          ids=[f"{a}-to-{b}" for a, b in REQUIRED_PAIRS])
 def test_full_then_incremental_with_writes_during_the_snapshot_and_a_resume(
         request: pytest.FixtureRequest, source_engine: str, sink_engine: str) -> None:
-    if source_engine not in SOURCE_KITS or sink_engine not in SINK_KITS:
-        pytest.skip(f"no conformance kit for {source_engine if source_engine not in SOURCE_KITS else sink_engine}")
+    if source_engine == "mongodb":
+        pytest.skip("a MongoDB source streams from a replica set's change streams, which nx-27017 cannot run: "
+                    "MongoDB→MongoDB is tested in tests/connectors/pipeline/test_mongo_redis_pairs.py, fully with "
+                    "DTS_TEST_MONGO_URI set to a real replica set")
     source_kit = make_source_kit(request, source_engine)
     sink_kit = make_sink_kit(request, sink_engine)
 
@@ -120,3 +122,10 @@ def test_full_then_incremental_with_writes_during_the_snapshot_and_a_resume(
     later.session.close()
     seed.close()
     assert len(rows) > SEEDED // 2
+
+
+def test_every_promised_pair_has_kits_for_both_ends() -> None:
+    missing = {engine for pair in REQUIRED_PAIRS for engine, kits in zip(pair, (SOURCE_KITS, SINK_KITS), strict=True)
+               if engine not in kits and engine != "mongodb"}
+    assert missing == set(), f"engines without a conformance kit: {sorted(missing)}"
+    assert {"mongodb", "redis"} <= set(SINK_KITS)
