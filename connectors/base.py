@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 from connectors.config import ConnectionConfig
+from connectors.errors import ConnectorError
 from connectors.events import ChangeEvent, Position
 from connectors.keys import key_from_json, key_to_json
 from connectors.types import TableId, TableSchema
@@ -267,6 +268,20 @@ class Chunk:
     def from_json(cls, data: dict[str, Any]) -> Chunk:
         return cls(TableId.parse(data["table"]), data["index"], key_from_json(data["low"]),
                    key_from_json(data["high"]))
+
+
+def keyless_chunk(schema: TableSchema, options: dict[str, Any], table_sql: str) -> Chunk:
+    """The one whole-table chunk of a table without a usable key, when the task allows such tables.
+
+    Otherwise the error names the two ways out; table_sql is the table as the engine writes it.
+    """
+    if options.get("allow_no_primary_key"):
+        return Chunk(schema.table, 0, None, None)
+    raise ConnectorError(
+        f"table {schema.table} has no primary key and no unique key on NOT NULL columns: it cannot be read in "
+        "chunks, and changes to it cannot be applied by key",
+        hint=f"Add a primary key (ALTER TABLE {table_sql} ADD PRIMARY KEY (...)), or enable the task option "
+             "allow_no_primary_key (at-least-once: duplicates are possible).")
 
 
 @dataclass

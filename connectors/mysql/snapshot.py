@@ -20,7 +20,7 @@ from typing import Any
 
 import pymysql
 
-from connectors.base import Chunk
+from connectors.base import Chunk, keyless_chunk
 from connectors.config import ConnectionConfig
 from connectors.errors import ConnectionFailed, ConnectorError
 from connectors.mysql.connection import (
@@ -227,14 +227,8 @@ class SnapshotReader:
         table = schema.table
         key = schema.key_columns
         if not key:
-            if self.config.options.get("allow_no_primary_key"):
-                yield Chunk(table, 0, None, None)
-                return
-            raise ConnectorError(
-                f"table {table} has no primary key and no unique key on NOT NULL columns: it cannot be read in "
-                "chunks, and changes to it cannot be applied by key",
-                hint=f"Add a primary key (ALTER TABLE {table_sql(schema)} ADD PRIMARY KEY (...)), or enable the "
-                     "task option allow_no_primary_key (at-least-once: duplicates are possible).")
+            yield keyless_chunk(schema, self.config.options, table_sql(schema))
+            return
         name = table_sql(schema)
         if len(key) == 1 and native_kind(schema.column(key[0])).kind in (Kind.INT, Kind.YEAR):
             dense = self._dense_int_chunks(schema, key[0], chunk_size)

@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from connectors.base import Chunk
+from connectors.base import Chunk, keyless_chunk
 from connectors.config import ConnectionConfig
 from connectors.errors import ConnectionFailed, ConnectorError
 from connectors.postgresql.connection import address, open_connection, redact
@@ -113,14 +113,8 @@ class SnapshotReader:
         table = schema.table
         key = schema.key_columns
         if not key:
-            if self.config.options.get("allow_no_primary_key"):
-                yield Chunk(table, 0, None, None)
-                return
-            raise ConnectorError(
-                f"table {table} has no primary key and no unique key on NOT NULL columns: it cannot be read in "
-                "chunks, and changes to it cannot be applied by key",
-                hint=f"Add a primary key (ALTER TABLE {table_sql(schema).as_string(None)} ADD PRIMARY KEY (...)), "
-                     "or enable the task option allow_no_primary_key (at-least-once: duplicates are possible).")
+            yield keyless_chunk(schema, self.config.options, table_sql(schema).as_string(None))
+            return
         kinds = [schema.column(c).type.kind for c in key]
         fixed = [fixup(pg_types(schema)[i]) for i in schema.key_indexes()]
         if any(kind not in CHUNKABLE_KEY_KINDS for kind in kinds) or any(fixed):

@@ -116,24 +116,24 @@ def platform(transactional_db: None, console_static: Path, tmp_path: Path) -> It
     beat = Process([sys.executable, "-m", "celery", "-A", "dts", "beat", "-l", "INFO", "-s",
                     str(tmp_path / "beat-schedule")], env, tmp_path / "beat.log")
     running = Platform(f"http://127.0.0.1:{port}", web, beat, tmp_path)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{running.url}/healthz", timeout=2) as answer:  # noqa: S310 (local)
-                if answer.status == 200:
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline or web.process.poll() is not None:
-            raise AssertionError(f"daphne did not answer\n{web.log_tail()}")
-        time.sleep(0.3)
-    yield running
-    SyncTask.objects.update(desired_state="stopped")  # runners stop within a second
-    time.sleep(1.5)
-    for worker in running.workers:
-        worker.stop()
-    beat.stop()
-    web.stop()
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{running.url}/healthz", timeout=2) as answer:  # noqa: S310 (local)
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or web.process.poll() is not None:
+                raise AssertionError(f"daphne did not answer\n{web.log_tail()}")
+            time.sleep(0.3)
+        yield running
+        SyncTask.objects.update(desired_state="stopped")  # runners stop within a second
+        time.sleep(1.5)
+    finally:  # whatever failed, no process outlives the test
+        for process in [*running.workers, beat, web]:
+            process.stop()
 
 
 @pytest.fixture(autouse=True)
