@@ -3,7 +3,7 @@ from typing import Any
 from django.contrib import admin
 
 from dts.accounts.admin_audit import AuditedModelAdmin
-from dts.compare.models import CompareRun, CompareTask, DiffRecord, RepairRun
+from dts.compare.models import CompareChunk, CompareRun, CompareTask, DiffRecord, RepairRun
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -38,3 +38,9 @@ class DiffRecordAdmin(ReadOnlyAdmin):
 @admin.register(RepairRun)
 class RepairRunAdmin(ReadOnlyAdmin):
     list_display = ["id", "compare_run", "status", "apply", "requested", "repaired", "failed", "verified_clean"]
+
+
+@admin.register(CompareChunk)
+class CompareChunkAdmin(ReadOnlyAdmin):
+    list_display = ["run", "source_table", "index", "status", "method", "source_rows", "target_rows", "attempts"]
+    list_filter = ["status"]

@@ -5,6 +5,7 @@ from django.contrib import admin
 from dts.accounts.admin_audit import AuditedModelAdmin
 from dts.sync.models import (
     Checkpoint,
+    DdlInboxItem,
     QuarantinedRow,
     SnapshotChunk,
     SyncTask,
@@ -77,4 +78,12 @@ class TaskPrecheckAdmin(ReadOnlyAdmin):
 @admin.register(SnapshotChunk)
 class SnapshotChunkAdmin(ReadOnlyAdmin):
     list_display = ["task", "source_table", "index", "status", "rows", "attempts", "finished_at"]
+    list_filter = ["status"]
+
+
+@admin.register(DdlInboxItem)
+class DdlInboxItemAdmin(ReadOnlyAdmin):
+    """Decided through the API (audited there), so read-only here."""
+
+    list_display = ["task", "source_table", "status", "decision", "decided_by", "created_at"]
     list_filter = ["status"]

@@ -10,17 +10,14 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from connectors.errors import ConnectorError
+from connectors.spec import TaskSpec
 from dts.sync.chunk_runner import ChunkRunner
 from dts.sync.lease import TaskLease, redis_client
-from connectors.base import CheckScope, CheckStatus
-from connectors.errors import ConnectorError
-from connectors.precheck import precheck
-from connectors.registry import source_for
-from connectors.transform.shards import shard_key_conflicts
 from dts.sync.models import Mode, Status, SyncTask
-from dts.sync.prechecks import PrecheckRunner, orphaned_slots
-from dts.sync.specs import spec_for
+from dts.sync.prechecks import PrecheckRunner, task_report
 from dts.sync.runner import SyncRunner
+from dts.sync.specs import SLOT_PREFIX, spec_json
 
 log = logging.getLogger("dts.sync")
 
@@ -46,13 +43,22 @@ def run_task_precheck(precheck_id: int) -> None:
     PrecheckRunner(precheck_id).run()
 
 
-# Fields of a task body the unsaved pre-check needs (datasources by id: credentials never enter the broker).
-UNSAVED_FIELDS = ("name", "source", "target", "mode", "tables", "options", "mapping")
+# The slot a PostgreSQL source is checked with before its task (and so its dts_task_<id> name) exists.
+UNSAVED_SLOT = f"{SLOT_PREFIX}new"
+
+
+def unsaved_spec(task: SyncTask) -> TaskSpec:
+    """spec_for() of a task not saved yet: passwords joined in on the worker, a placeholder slot name."""
+    data = spec_json(task, with_passwords=True)
+    if task.source.engine == "postgresql" and not data["source"].get("options", {}).get("slot_name"):
+        data["source"]["options"] = {**(data["source"].get("options") or {}), "slot_name": UNSAVED_SLOT}
+    return TaskSpec.from_json(data)
 
 
 @shared_task(name="dts.sync.jobs.run_unsaved_precheck")
 def run_unsaved_precheck(body: dict[str, Any]) -> dict[str, Any]:
-    """The pre-check of a task not created yet (the wizard's step before Create).
+    """The pre-check of a task not created yet (the wizard's step before Create). The body names the
+    datasources by id: credentials never enter the broker.
 
     There is no row to store it in, so the report is this job's Celery result (kept CELERY_RESULT_EXPIRES):
     {"status": "succeeded"|"failed", "result": report or None, "error": text}."""
@@ -60,13 +66,7 @@ def run_unsaved_precheck(body: dict[str, Any]) -> dict[str, Any]:
                     mode=body["mode"], tables=body.get("tables") or [], options=body.get("options") or {},
                     mapping=body.get("mapping") or {})
     try:
-        spec = spec_for(task)  # joins in the passwords on the worker, as a saved task's pre-check does
-        report = precheck(spec)
-        if report.status_for(CheckScope.CONNECTION) != CheckStatus.FAILED:
-            report.items.extend(shard_key_conflicts(spec, source_for))
-        orphans = orphaned_slots(spec.source)
-        if orphans is not None:
-            report.items.append(orphans)
+        report = task_report(unsaved_spec(task))
     except ConnectorError as exc:
         return {"status": "failed", "result": None, "error": str(exc)}
     except Exception as exc:

@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import logging
 
-from connectors.base import CheckItem, CheckScope, CheckStatus
+from connectors.base import CheckItem, CheckReport, CheckScope, CheckStatus
 from connectors.config import ConnectionConfig
 from connectors.errors import ConnectorError
 from connectors.precheck import precheck
 from connectors.registry import source_for
+from connectors.spec import TaskSpec
 from connectors.transform.shards import shard_key_conflicts
 from dts.sync.models import SyncTask, TaskPrecheck
 from dts.sync.specs import SLOT_PREFIX, spec_for
 
 log = logging.getLogger("dts.sync")
+
+
+def task_report(spec: TaskSpec) -> CheckReport:
+    """Every pre-check item of a task: the data plane's, routed shards' key conflicts, orphaned slots."""
+    report = precheck(spec)
+    if report.status_for(CheckScope.CONNECTION) != CheckStatus.FAILED:
+        report.items.extend(shard_key_conflicts(spec, source_for))
+    orphans = orphaned_slots(spec.source)
+    if orphans is not None:
+        report.items.append(orphans)
+    return report
 
 
 class PrecheckRunner:
@@ -26,13 +38,7 @@ class PrecheckRunner:
             return
         TaskPrecheck.objects.filter(pk=check.pk).update(status="running")
         try:
-            spec = spec_for(check.task)
-            report = precheck(spec)
-            if report.status_for(CheckScope.CONNECTION) != CheckStatus.FAILED:
-                report.items.extend(shard_key_conflicts(spec, source_for))  # routed shard merges
-            orphans = orphaned_slots(spec.source)
-            if orphans is not None:
-                report.items.append(orphans)
+            report = task_report(spec_for(check.task))
         except ConnectorError as exc:
             check.finish(None, str(exc))
             return

@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from celery.result import AsyncResult
+from django.conf import settings
+from django.core import signing
 from django.db import transaction
 from django.db.models import Count
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -12,6 +15,7 @@ from rest_framework import exceptions, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 
 from connectors.config import ConnectionConfig
 from connectors.errors import ConnectorError
@@ -19,11 +23,14 @@ from connectors.pipeline.replay import ReplayRow, replay
 from connectors.registry import sink_for, source_for
 from connectors.transform import MappingError
 from connectors.transform.preview import preview
+from dts.accounts import audit
+from dts.accounts.models import Workspace
 from dts.accounts.roles import Role
 from dts.api.viewsets import WorkspaceScopedViewSet
 from dts.api.waiting import WAIT_PARAMETER, wait_for, wait_seconds
+from dts.celery import app as celery_app
 from dts.monitor import views as monitor_views
-from dts.sync.jobs import enqueue, run_task_precheck
+from dts.sync.jobs import enqueue, run_task_precheck, run_unsaved_precheck
 from dts.sync.models import (
     ACTIVE,
     Checkpoint,
@@ -52,6 +59,7 @@ from dts.sync.serializers import (
 from dts.sync.specs import spec_for, spec_json
 
 PREVIEW_ROWS = 5
+UNSAVED_PRECHECK_SALT = "dts.sync.precheck-unsaved"
 log = logging.getLogger("dts.sync")
 
 
@@ -62,7 +70,8 @@ class SyncTaskViewSet(WorkspaceScopedViewSet):
     action_roles = {"start": Role.OPERATOR, "stop": Role.OPERATOR, "resume": Role.OPERATOR,
                     "restart": Role.OPERATOR, "precheck": Role.OPERATOR, "preview": Role.OPERATOR,
                     "ddl_approve": Role.OPERATOR, "ddl_ignore": Role.OPERATOR,
-                    "quarantine_replay": Role.OPERATOR}
+                    "quarantine_replay": Role.OPERATOR, "precheck_unsaved": Role.OPERATOR,
+                    "precheck_unsaved_job": Role.OPERATOR}
 
     @extend_schema(request=None, responses={200: TaskPrecheckSerializer, 202: TaskPrecheckSerializer},
                    parameters=[WAIT_PARAMETER])
@@ -72,10 +81,59 @@ class SyncTaskViewSet(WorkspaceScopedViewSet):
         task = self.get_object()
         with transaction.atomic():
             check = TaskPrecheck.objects.create(task=task)
+            self.audit_action("precheck", task)
             transaction.on_commit(lambda: run_task_precheck.delay(check.pk))
         check = wait_for(check, wait_seconds(request))
         data = TaskPrecheckSerializer(check).data
         return Response(data, status=status.HTTP_200_OK if check.done else status.HTTP_202_ACCEPTED)
+
+    # --- pre-check of a task not created yet --------------------------------------------------------
+    @extend_schema(request=PreviewSerializer, responses={200: dict, 202: dict}, parameters=[WAIT_PARAMETER],
+                   operation_id="tasks_precheck_unsaved_create")
+    @action(detail=False, methods=["post"], url_path="precheck", url_name="precheck-unsaved")
+    def precheck_unsaved(self, request: Request) -> Response:
+        """Pre-check a task create body before creating it (the wizard's last step): the same items as
+        POST /api/tasks/{id}/precheck/, on a worker. Nothing is saved; the answer (200 with the report, or
+        202 while it runs) has a `url` to poll for about an hour."""
+        serializer = PreviewSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        workspace = data["workspace"]
+        self.check_workspace_role(workspace)
+        body = {"name": data.get("name") or "precheck", "source": data["source"].pk, "target": data["target"].pk,
+                "mode": data.get("mode") or "full+incremental", "tables": data.get("tables") or [],
+                "options": data.get("options") or {}, "mapping": data.get("mapping") or {}}
+        job = run_unsaved_precheck.delay(body)
+        audit.record("precheck", actor=request.user, workspace=workspace, object_repr=f"unsaved task {body['name']}",
+                     changes={"source": data["source"].name, "target": data["target"].name,
+                              "tables": len(body["tables"])}, remote_addr=audit.client_ip(request))
+        token = signing.dumps({"job": job.id, "workspace": workspace.pk}, salt=UNSAVED_PRECHECK_SALT)
+        return self._unsaved_precheck_response(request, job, token, wait_seconds(request))
+
+    @extend_schema(request=None, responses=dict, operation_id="tasks_precheck_unsaved_retrieve")
+    @action(detail=False, methods=["get"], url_path=r"precheck/(?P<token>[-\w:]+)", url_name="precheck-unsaved-job")
+    def precheck_unsaved_job(self, request: Request, token: str = "") -> Response:
+        """Poll a pre-check of an unsaved task (the `url` of the POST's answer)."""
+        try:
+            ref = signing.loads(token, salt=UNSAVED_PRECHECK_SALT, max_age=settings.CELERY_RESULT_EXPIRES)
+        except signing.BadSignature:
+            raise exceptions.NotFound("No such pre-check (or it expired: run it again).") from None
+        workspace = Workspace.objects.filter(pk=ref["workspace"]).first()
+        if workspace is None:
+            raise exceptions.NotFound("No such pre-check.")
+        self.check_workspace_role(workspace)
+        return self._unsaved_precheck_response(request, AsyncResult(ref["job"], app=celery_app), token, 0.0)
+
+    def _unsaved_precheck_response(self, request: Request, job: AsyncResult, token: str, wait: float) -> Response:
+        job = wait_for(_CeleryJob(job), wait).job
+        url = request.build_absolute_uri(reverse("synctask-precheck-unsaved-job", kwargs={"token": token}))
+        if not job.ready():
+            state = "running" if job.state == "STARTED" else "queued"
+            return Response({"id": token, "url": url, "status": state, "result": None, "error": ""},
+                            status=status.HTTP_202_ACCEPTED, headers={"Location": url})
+        outcome = job.result if job.successful() else {"status": "failed", "result": None,
+                                                       "error": f"the pre-check job failed: {job.result!r}"}
+        return Response({"id": token, "url": url, **outcome})
 
     @extend_schema(responses=TaskPrecheckSerializer(many=True))
     @action(detail=True, methods=["get"])
@@ -350,3 +408,17 @@ class SyncTaskViewSet(WorkspaceScopedViewSet):
     def _paged(self, queryset: Any, serializer_class: Any) -> Response:
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(serializer_class(page, many=True).data)
+
+
+class _CeleryJob:
+    """A Celery result as the `done`/`refresh_from_db` job that dts.api.waiting.wait_for polls."""
+
+    def __init__(self, job: AsyncResult) -> None:
+        self.job = job
+
+    @property
+    def done(self) -> bool:
+        return bool(self.job.ready())
+
+    def refresh_from_db(self) -> None:
+        """ready() asks the result backend each time: nothing to reload."""

@@ -1,7 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { appendPoint, differingColumns, etaSeconds, formatDuration, mostLagged, percent, seriesFrom, totalThroughput } from "./charts";
+import { appendPoint, differingColumns, etaSeconds, formatDuration, humanBytes, mostLagged, percent, seriesFrom, totalThroughput } from "./charts";
 
 describe("chart data shaping", () => {
+  it("humanises retained WAL bytes", () => {
+    expect(humanBytes(0)).toBe("0 bytes");
+    expect(humanBytes(1023)).toBe("1023 bytes");
+    expect(humanBytes(1536)).toBe("1.5 KiB");
+    expect(humanBytes(16 * 1024 * 1024)).toBe("16 MiB");
+    expect(humanBytes(3.25 * 1024 ** 3)).toBe("3.3 GiB");
+    expect(humanBytes(null)).toBe("–");
+  });
   it("turns history points into [ms, value] series", () => {
     const history = [{ t: 100, lag: 1.5, eps: 10, rps: 20 }, { t: 110, lag: null, eps: 0, rps: 0 }];
     expect(seriesFrom(history, "lag")).toEqual([[100000, 1.5], [110000, null]]);

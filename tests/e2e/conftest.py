@@ -132,7 +132,8 @@ def platform(transactional_db: None, console_static: Path, tmp_path: Path) -> It
         SyncTask.objects.update(desired_state="stopped")  # runners stop within a second
         time.sleep(1.5)
     finally:  # whatever failed, no process outlives the test
-        for process in [*running.workers, beat, web]:
+        processes: list[QueueWorker | Process] = [*running.workers, beat, web]
+        for process in processes:
             process.stop()
 
 

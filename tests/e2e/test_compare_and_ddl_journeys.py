@@ -107,6 +107,17 @@ def test_compare_finds_nothing_then_a_planted_difference_which_repair_fixes(
     expect(diffs.locator("tr.ant-table-row").filter(has=page.locator(".ant-tag", has_text="missing"))).to_have_count(1)
     operator.shot("compare-differences")
 
+    # Export SQL: the statements that would repair both rows, without applying them.
+    page.get_by_test_id("repair-sql").click()
+    statements = page.get_by_test_id("repair-sql-text")
+    expect(statements).to_contain_text("INSERT", timeout=120_000)
+    expect(statements).to_contain_text("ON CONFLICT")
+    assert statements.inner_text().count("INSERT") == 2  # the changed row and the lost one, by key
+    operator.shot("compare-repair-sql")
+    with postgres.connect(pg_db) as conn:  # exported, not applied: the target still has the planted note
+        assert conn.execute(f'SELECT note FROM "{mysql_db}".orders WHERE id = 5').fetchone() == ("planted",)
+    page.keyboard.press("Escape")
+
     page.get_by_test_id("repair-all").click()
     expect(page.get_by_test_id("repair-status")).to_contain_text("repaired 2 of 2", timeout=120_000)
     operator.shot("compare-repaired")

@@ -129,6 +129,13 @@ def test_operator_journey_from_sign_in_to_a_live_task_and_its_alert(
     rate = page.locator('input[data-testid="opt-rate"], [data-testid="opt-rate"] input').first
     rate.fill("3000")  # slow enough to watch the snapshot
     page.get_by_test_id("wizard-next").click()
+    # The pre-check runs on the draft before anything is created; Create comes after its results.
+    step = page.get_by_test_id("precheck-step")
+    expect(step).to_have_attribute("data-verdict", re.compile("^(passed|warning)$"), timeout=60_000)
+    checked = step.get_by_test_id("check-result")
+    expect(checked.get_by_role("row").filter(has_text=f"{mysql_db}.orders").locator(".ant-tag")).to_have_text("passed")
+    assert not SyncTask.objects.filter(name="orders-sync").exists()
+    operator.shot("wizard-precheck-before-create")
     page.get_by_test_id("task-create").click()
     expect(page.get_by_text("Task created")).to_be_visible()
     expect(page.get_by_test_id("check-result")).to_be_visible(timeout=60_000)
@@ -141,6 +148,7 @@ def test_operator_journey_from_sign_in_to_a_live_task_and_its_alert(
     page.get_by_test_id("open-task").click()
     expect(page).to_have_url(re.compile(rf"/tasks/{task.pk}$"))
     expect(page.get_by_test_id("socket-state")).to_have_text("open")
+    expect(page.get_by_test_id("pg-slot")).to_have_count(0)  # a MariaDB source has no replication slot
     page.get_by_test_id("task-start").click()
     progress = page.locator(f'[data-testid="table-progress"][data-table="{mysql_db}.orders"]')
     expect(progress).to_be_visible(timeout=90_000)

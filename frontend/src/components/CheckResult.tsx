@@ -8,6 +8,7 @@ export function StatusTag({ status }: { status: string }) {
   const colors: Record<string, string> = {
     ...COLOR, running: "blue", queued: "cyan", new: "default", stopped: "default", completed: "green",
     succeeded: "green", firing: "red", resolved: "green", pending: "gold", applied: "green", ignored: "default",
+    caught_up: "green", behind: "orange", stalled: "red",
   };
   return status ? <Tag color={colors[status] ?? "default"}>{status}</Tag> : <Tag>never</Tag>;
 }

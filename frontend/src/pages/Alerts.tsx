@@ -12,7 +12,7 @@ import { PageError } from "../App";
 
 interface Channel { id: number; name: string; kind: string; url: string; secret: string; options: Record<string, unknown>; enabled: boolean }
 interface Rule { id: number; name: string; kind: string; severity: string; threshold: number | null; for_seconds: number; task: number | null; channels: number[]; enabled: boolean }
-interface Event { id: number; rule_name: string; rule_kind: string; severity: string; task: number; task_name: string; state: string; value: number | null; message: string; fired_at: string; resolved_at: string | null; times_sent: number }
+interface Event { id: number; rule_name: string; rule_kind: string; severity: string; task: number | null; task_name: string | null; compare_task?: number | null; compare_task_name?: string | null; state: string; value: number | null; message: string; fired_at: string; resolved_at: string | null; times_sent: number }
 
 const CHANNEL_KINDS = ["webhook", "feishu", "dingtalk", "wecom", "slack", "email"];
 const RULE_KINDS: Record<string, string> = {
@@ -35,27 +35,34 @@ export default function Alerts() {
 }
 
 function Events() {
+  const t = useT();
   const [state, setState] = useState<string | undefined>();
   const { workspace } = useSession();
-  const tasks = useLoad(() => list<Task>(`/api/tasks/${query({ workspace: workspace!.id })}`), [workspace!.id]);
-  const events = useLoad(() => list<Event>(`/api/alert-events/${query({ state })}`), [state], 5000);
+  // The server filters by the rule's workspace: no other workspace's events reach the browser.
+  const events = useLoad(() => list<Event>(`/api/alert-events/${query({ rule__workspace: workspace!.id, state })}`), [workspace!.id, state], 5000);
   if (events.error) return <PageError error={events.error} />;
-  const mine = new Set((tasks.data ?? []).map((task) => task.id));
   return (
     <Space orientation="vertical" style={{ width: "100%" }}>
-      <Select allowClear placeholder="firing / resolved" style={{ width: 200 }} value={state} onChange={setState} options={["firing", "resolved"].map((s) => ({ value: s, label: s }))} />
-      <Table data-testid="alert-events" size="small" rowKey="id" loading={events.loading} dataSource={(events.data ?? []).filter((e) => mine.has(e.task))}
-        locale={{ emptyText: "No alert events: rules fire here when their condition holds." }} columns={[
-          { title: "State", render: (_, e) => <StatusTag status={e.state} /> },
-          { title: "Severity", render: (_, e) => <Tag>{e.severity}</Tag> },
-          { title: "Rule", dataIndex: "rule_name" },
-          { title: "Task", dataIndex: "task_name" },
-          { title: "Message", dataIndex: "message" },
-          { title: "Fired", dataIndex: "fired_at" },
-          { title: "Resolved", dataIndex: "resolved_at" },
+      <Select allowClear placeholder={t("firing / resolved")} style={{ width: 200 }} value={state} onChange={setState} options={["firing", "resolved"].map((s) => ({ value: s, label: s }))} />
+      <Table data-testid="alert-events" size="small" rowKey="id" loading={events.loading} dataSource={events.data ?? []}
+        locale={{ emptyText: t("No alert events: rules fire here when their condition holds.") }} columns={[
+          { title: t("State"), render: (_, e) => <StatusTag status={e.state} /> },
+          { title: t("Severity"), render: (_, e) => <Tag>{e.severity}</Tag> },
+          { title: t("Rule"), dataIndex: "rule_name" },
+          { title: t("Task"), render: (_, e) => <span data-testid="event-subject">{eventSubject(e, t)}</span> },
+          { title: t("Message"), dataIndex: "message" },
+          { title: t("Fired"), dataIndex: "fired_at" },
+          { title: t("Resolved"), dataIndex: "resolved_at" },
         ]} />
     </Space>
   );
+}
+
+/** What an event is about: its sync task, else the standalone compare that raised it. */
+export function eventSubject(e: Pick<Event, "task_name" | "compare_task_name">, t: (key: string) => string = (k) => k): string {
+  if (e.task_name) return e.task_name;
+  if (e.compare_task_name) return `${t("Compare")}: ${e.compare_task_name}`;
+  return "–";
 }
 
 function Channels() {
@@ -71,11 +78,11 @@ function Channels() {
     <Space orientation="vertical" style={{ width: "100%" }}>
       {can(role, "operate") && <Button type="primary" data-testid="channel-new" onClick={() => setEditing("new")}>{t("Add")}</Button>}
       <Table size="small" rowKey="id" dataSource={channels.data ?? []} loading={channels.loading}
-        locale={{ emptyText: "No channels: add a webhook, Feishu, DingTalk, WeCom, Slack or email channel so alerts reach someone." }} columns={[
+        locale={{ emptyText: t("No channels: add a webhook, Feishu, DingTalk, WeCom, Slack or email channel so alerts reach someone.") }} columns={[
           { title: t("Name"), dataIndex: "name" },
           { title: t("Kind"), dataIndex: "kind" },
           { title: "URL", dataIndex: "url" },
-          { title: "Enabled", render: (_, c) => (c.enabled ? "yes" : "no") },
+          { title: t("Enabled"), render: (_, c) => (c.enabled ? "yes" : "no") },
           { title: "", render: (_, c) => can(role, "operate") && (
             <Space>
               <Button size="small" data-testid={`channel-test-${c.name}`} onClick={async () => {
@@ -124,10 +131,10 @@ function ChannelForm({ initial, workspace, onClose }: { initial: Channel | null;
         }}>
         <Form.Item name="name" label={t("Name")} rules={[{ required: true }]}><Input /></Form.Item>
         <Form.Item name="kind" label={t("Kind")}><Select options={CHANNEL_KINDS.map((k) => ({ value: k, label: k }))} /></Form.Item>
-        <Form.Item name="url" label="URL" extra="The webhook or bot URL (email: leave empty and set options)."><Input /></Form.Item>
-        <Form.Item name="secret" label="Secret" extra="Signing secret; write-only."><Input.Password autoComplete="new-password" /></Form.Item>
+        <Form.Item name="url" label="URL" extra={t("The webhook or bot URL (email: leave empty and set options).")}><Input /></Form.Item>
+        <Form.Item name="secret" label={t("Secret")} extra={t("Signing secret; write-only.")}><Input.Password autoComplete="new-password" /></Form.Item>
         <Form.Item name="options" label={t("Options")}><Input.TextArea rows={2} /></Form.Item>
-        <Form.Item name="enabled" label="Enabled" valuePropName="checked"><Switch /></Form.Item>
+        <Form.Item name="enabled" label={t("Enabled")} valuePropName="checked"><Switch /></Form.Item>
         {other.map((m) => <Alert key={m} type="error" message={m} />)}
       </Form>
     </Modal>
@@ -151,12 +158,12 @@ function Rules() {
     <Space orientation="vertical" style={{ width: "100%" }}>
       {can(role, "operate") && <Button type="primary" data-testid="rule-new" onClick={() => { form.resetFields(); setEditing("new"); }}>{t("Add")}</Button>}
       <Table size="small" rowKey="id" dataSource={rules.data ?? []} loading={rules.loading}
-        locale={{ emptyText: "No rules: add one, e.g. lag above 60 s for 120 s, sent to a channel." }} columns={[
+        locale={{ emptyText: t("No rules: add one, e.g. lag above 60 s for 120 s, sent to a channel.") }} columns={[
           { title: t("Name"), dataIndex: "name" },
           { title: t("Kind"), render: (_, r) => RULE_KINDS[r.kind] ?? r.kind },
-          { title: "Threshold", dataIndex: "threshold" },
-          { title: "For (s)", dataIndex: "for_seconds" },
-          { title: "Task", render: (_, r) => taskName(r.task) },
+          { title: t("Threshold"), dataIndex: "threshold" },
+          { title: t("For (s)"), dataIndex: "for_seconds" },
+          { title: t("Task"), render: (_, r) => taskName(r.task) },
           { title: t("Channels"), render: (_, r) => r.channels.map((id) => (channels.data ?? []).find((c) => c.id === id)?.name ?? id).join(", ") },
           { title: "", render: (_, r) => can(role, "operate") && <Button size="small" onClick={() => { form.setFieldsValue(r); setEditing(r); }}>{t("Edit")}</Button> },
         ]} />
@@ -177,12 +184,12 @@ function Rules() {
           }}>
           <Form.Item name="name" label={t("Name")} rules={[{ required: true }]}><Input /></Form.Item>
           <Form.Item name="kind" label={t("Kind")}><Select options={Object.entries(RULE_KINDS).map(([value, label]) => ({ value, label }))} /></Form.Item>
-          <Form.Item name="severity" label="Severity"><Select options={["info", "warning", "critical"].map((s) => ({ value: s, label: s }))} /></Form.Item>
-          <Form.Item name="threshold" label="Threshold (X)"><InputNumber min={0} /></Form.Item>
-          <Form.Item name="for_seconds" label="For (Y seconds)"><InputNumber min={0} /></Form.Item>
-          <Form.Item name="task" label="Task (empty: every task)"><Select allowClear options={(tasks.data ?? []).map((x) => ({ value: x.id, label: x.name }))} /></Form.Item>
+          <Form.Item name="severity" label={t("Severity")}><Select options={["info", "warning", "critical"].map((s) => ({ value: s, label: s }))} /></Form.Item>
+          <Form.Item name="threshold" label={t("Threshold (X)")}><InputNumber min={0} /></Form.Item>
+          <Form.Item name="for_seconds" label={t("For (Y seconds)")}><InputNumber min={0} /></Form.Item>
+          <Form.Item name="task" label={t("Task (empty: every task)")}><Select allowClear options={(tasks.data ?? []).map((x) => ({ value: x.id, label: x.name }))} /></Form.Item>
           <Form.Item name="channels" label={t("Channels")}><Select mode="multiple" options={(channels.data ?? []).map((c) => ({ value: c.id, label: c.name }))} /></Form.Item>
-          <Form.Item name="enabled" label="Enabled" valuePropName="checked"><Switch /></Form.Item>
+          <Form.Item name="enabled" label={t("Enabled")} valuePropName="checked"><Switch /></Form.Item>
           {other.map((m) => <Alert key={m} type="error" message={m} />)}
         </Form>
       </Modal>

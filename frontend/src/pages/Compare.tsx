@@ -40,7 +40,7 @@ export default function Compare() {
   const runs = useLoad(() => list<CompareRun>("/api/compare-runs/"), [ws], 3000);
   const [creating, setCreating] = useState(false);
   if (compares.error instanceof ApiError && compares.error.status === 404) {
-    return <Alert type="info" showIcon message="Data compare is not available on this platform version yet." />;
+    return <Alert type="info" showIcon message={t("Data compare is not available on this platform version yet.")} />;
   }
   if (compares.error) return <PageError error={compares.error} />;
   const run = async (compare: CompareTask) => {
@@ -58,13 +58,13 @@ export default function Compare() {
         {can(role, "operate") && <Button type="primary" data-testid="compare-new" onClick={() => setCreating(true)}>{t("Create")}</Button>}
       </Space>
       <Table rowKey="id" loading={compares.loading} dataSource={compares.data ?? []}
-        locale={{ emptyText: "No compares yet: create one to check that a target holds exactly the source's rows." }}
+        locale={{ emptyText: t("No compares yet: create one to check that a target holds exactly the source's rows.") }}
         expandable={{ expandedRowRender: (c) => <RunsTable runs={(runs.data ?? []).filter((r) => r.compare_task === c.id).sort((a, b) => b.id - a.id)} /> }}
         columns={[
           { title: t("Name"), dataIndex: "name" },
           { title: t("Mode"), dataIndex: "mode" },
           { title: t("Schedule"), render: (_, c) => c.schedule ?? "by hand" },
-          { title: "Last run", render: (_, c) => {
+          { title: t("Last run"), render: (_, c) => {
             const last = latestRun(runs.data ?? [], c.id);
             return <span data-testid={`last-run-${c.name}`}>{last ? <Link to={`/compare/runs/${last.id}`}><StatusTag status={last.status} /> #{last.id}</Link> : "never"}</span>;
           } },
@@ -76,12 +76,13 @@ export default function Compare() {
 }
 
 function RunsTable({ runs }: { runs: CompareRun[] }) {
+  const t = useT();
   return (
-    <Table size="small" rowKey="id" pagination={false} dataSource={runs} locale={{ emptyText: "Not run yet." }} columns={[
-      { title: "Run", render: (_, r) => <Link to={`/compare/runs/${r.id}`}>#{r.id}</Link> },
-      { title: "Status", render: (_, r) => <StatusTag status={r.status} /> },
-      { title: "Missing / extra / different", render: (_, r) => r.counts ? `${r.counts.missing} / ${r.counts.extra} / ${r.counts.different}` : "–" },
-      { title: "Duration (s)", dataIndex: "duration_seconds" },
+    <Table size="small" rowKey="id" pagination={false} dataSource={runs} locale={{ emptyText: t("Not run yet.") }} columns={[
+      { title: t("Run"), render: (_, r) => <Link to={`/compare/runs/${r.id}`}>#{r.id}</Link> },
+      { title: t("Status"), render: (_, r) => <StatusTag status={r.status} /> },
+      { title: t("Missing / extra / different"), render: (_, r) => r.counts ? `${r.counts.missing} / ${r.counts.extra} / ${r.counts.different}` : "–" },
+      { title: t("Duration (s)"), dataIndex: "duration_seconds" },
     ]} />
   );
 }
@@ -97,7 +98,7 @@ function CompareForm({ workspace, onClose }: { workspace: number; onClose: (save
   const mode = Form.useWatch("mode", form);
   const syncTask = Form.useWatch("sync_task", form);
   return (
-    <Modal open width={640} title="New compare" onCancel={() => onClose(false)} onOk={() => form.submit()}>
+    <Modal open width={640} title={t("New compare")} onCancel={() => onClose(false)} onOk={() => form.submit()}>
       <Form form={form} layout="vertical" initialValues={{ mode: "full", sample_percent: 10, tables: "", options: { float_tolerance: 0 } }}
         data-testid="compare-form"
         onValuesChange={(changed) => {
@@ -118,20 +119,20 @@ function CompareForm({ workspace, onClose }: { workspace: number; onClose: (save
           }
         }}>
         <Form.Item name="name" label={t("Name")} rules={[{ required: true }]}><Input /></Form.Item>
-        <Form.Item name="sync_task" label="Sync task (optional: compares its tables, source and target)">
+        <Form.Item name="sync_task" label={t("Sync task (optional: compares its tables, source and target)")}>
           <Select allowClear options={(tasks.data ?? []).map((x) => ({ value: x.id, label: x.name }))} />
         </Form.Item>
         <Form.Item name="source" label={t("Source")} rules={[{ required: true }]}><Select disabled={!!syncTask} options={(ds.data ?? []).map((d) => ({ value: d.id, label: d.name }))} /></Form.Item>
         <Form.Item name="target" label={t("Target")} rules={[{ required: true }]}><Select disabled={!!syncTask} options={(ds.data ?? []).map((d) => ({ value: d.id, label: d.name }))} /></Form.Item>
         {!syncTask && <Form.Item name="tables" label={`${t("Tables")} (db.table, one per line)`}><Input.TextArea rows={3} /></Form.Item>}
         <Form.Item name="mode" label={t("Mode")}><Select options={["full", "sample", "count"].map((m) => ({ value: m, label: m }))} /></Form.Item>
-        {mode === "sample" && <Form.Item name="sample_percent" label="Sample %"><InputNumber min={0.01} max={100} /></Form.Item>}
+        {mode === "sample" && <Form.Item name="sample_percent" label={t("Sample %")}><InputNumber min={0.01} max={100} /></Form.Item>}
         <Form.Item name="schedule" label={t("Schedule")} extra={CRON_HELP}><Input placeholder="0 3 * * *" /></Form.Item>
         <Space wrap>
-          <Form.Item name={["options", "rate_limit_rows"]} label="Rate limit (rows/s)"><InputNumber min={0} /></Form.Item>
-          <Form.Item name={["options", "max_source_threads_running"]} label="Pause above source threads running"><InputNumber min={0} /></Form.Item>
-          <Form.Item name={["options", "chunk_size"]} label="Chunk size"><InputNumber min={1} /></Form.Item>
-          <Form.Item name={["options", "float_tolerance"]} label="Float tolerance"><InputNumber min={0} step={0.0001} /></Form.Item>
+          <Form.Item name={["options", "rate_limit_rows"]} label={t("Rate limit (rows/s)")}><InputNumber min={0} /></Form.Item>
+          <Form.Item name={["options", "max_source_threads_running"]} label={t("Pause above source threads running")}><InputNumber min={0} /></Form.Item>
+          <Form.Item name={["options", "chunk_size"]} label={t("Chunk size")}><InputNumber min={1} /></Form.Item>
+          <Form.Item name={["options", "float_tolerance"]} label={t("Float tolerance")}><InputNumber min={0} step={0.0001} /></Form.Item>
         </Space>
         {other.map((m) => <Alert key={m} type="error" showIcon message={m} />)}
       </Form>

@@ -79,14 +79,14 @@ export default function CompareRun() {
           locale={{ emptyText: r.status === "completed" ? "No differences: the target holds exactly the source's rows." : "Differences appear here as the run finds them." }}
           columns={[
             { title: t("Tables"), dataIndex: "table" },
-            { title: "Key", render: (_, d) => JSON.stringify(d.key) },
+            { title: t("Key"), render: (_, d) => JSON.stringify(d.key) },
             { title: t("Kind"), render: (_, d) => <Tag color={d.kind === "different" ? "orange" : "red"}>{d.kind}</Tag> },
             { title: `${t("Source")} / ${t("Target")}`, render: (_, d) => <SideBySide diff={d} /> },
             { title: "", render: (_, d) => d.repaired && <Tag color="green">repaired</Tag> },
           ]} />
       </Card>
-      <Modal open={sql !== null} width={800} title="Repair SQL" footer={null} onCancel={() => setSql(null)}>
-        <pre style={{ maxHeight: 480, overflow: "auto" }}>{sql}</pre>
+      <Modal open={sql !== null} width={800} title={t("Repair SQL")} footer={null} onCancel={() => setSql(null)}>
+        <pre data-testid="repair-sql-text" style={{ maxHeight: 480, overflow: "auto" }}>{sql}</pre>
       </Modal>
     </Space>
   );

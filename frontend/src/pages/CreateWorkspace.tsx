@@ -11,8 +11,8 @@ export function CreateWorkspace() {
   return (
     <Result
       status="info"
-      title="You are not a member of any workspace yet"
-      subTitle="Everything (datasources, tasks, alerts) lives in a workspace. Create one, or ask a workspace owner to add you."
+      title={t("You are not a member of any workspace yet")}
+      subTitle={t("Everything (datasources, tasks, alerts) lives in a workspace. Create one, or ask a workspace owner to add you.")}
       extra={
         <Card style={{ maxWidth: 420, margin: "0 auto" }}>
           <Form form={form} layout="inline" onFinish={async (values) => {

@@ -44,7 +44,7 @@ export default function Dashboard() {
       <Row gutter={16}>
         <Col span={12}>
           <Card title={t("Most lagged tasks")} size="small">
-            <Table size="small" pagination={false} rowKey="task" dataSource={lagged} locale={{ emptyText: "No lag measured yet: the monitor measures running tasks every few seconds." }} columns={[
+            <Table size="small" pagination={false} rowKey="task" dataSource={lagged} locale={{ emptyText: t("No lag measured yet: the monitor measures running tasks every few seconds.") }} columns={[
               { title: t("Name"), render: (_, m) => <Link to={`/tasks/${m.task}`}>{m.name}</Link> },
               { title: `${t("Lag")} (s)`, render: (_, m) => m.current?.lag_seconds },
               { title: "24h", width: 160, render: (_, _m, index) => <Sparkline series={histories.data?.[index] ? seriesFrom(histories.data[index].history, "lag") : []} /> },
@@ -53,19 +53,19 @@ export default function Dashboard() {
         </Col>
         <Col span={12}>
           <Card title={t("Firing alerts")} size="small">
-            <List size="small" dataSource={(alerts.data ?? []).filter((a) => a.task === null || taskIds.has(a.task))} locale={{ emptyText: "Nothing firing." }}
+            <List size="small" dataSource={(alerts.data ?? []).filter((a) => a.task === null || taskIds.has(a.task))} locale={{ emptyText: t("Nothing firing.") }}
               renderItem={(a) => <List.Item><Tag color="red">{a.severity}</Tag>{a.rule_name}: {a.message}</List.Item>} />
           </Card>
         </Col>
       </Row>
       <Card title={t("Recent compare results")} size="small">
         {compares.error instanceof ApiError && compares.error.status === 404
-          ? <Alert type="info" message="Data compare is not available on this platform version yet." />
-          : <Table size="small" rowKey="id" pagination={false} dataSource={[...(compares.data ?? [])].sort((a, b) => b.id - a.id).slice(0, 5)} locale={{ emptyText: "No compare has run yet." }} columns={[
-              { title: "Run", render: (_, r) => <Link to={`/compare/runs/${r.id}`}>#{r.id}</Link> },
+          ? <Alert type="info" message={t("Data compare is not available on this platform version yet.")} />
+          : <Table size="small" rowKey="id" pagination={false} dataSource={[...(compares.data ?? [])].sort((a, b) => b.id - a.id).slice(0, 5)} locale={{ emptyText: t("No compare has run yet.") }} columns={[
+              { title: t("Run"), render: (_, r) => <Link to={`/compare/runs/${r.id}`}>#{r.id}</Link> },
               { title: t("Status"), render: (_, r) => <StatusTag status={r.status} /> },
               { title: t("Differences"), render: (_, r) => r.counts ? r.counts.missing + r.counts.extra + r.counts.different : "–" },
-              { title: "Finished", dataIndex: "finished_at" },
+              { title: t("Finished"), dataIndex: "finished_at" },
             ]} />}
       </Card>
     </Space>

@@ -172,7 +172,7 @@ export function CatalogBrowser({ datasource }: { datasource: Datasource }) {
     return job.result as Catalog;
   }, [datasource.id, refresh]);
   if (error) return <PageError error={error} />;
-  if (loading || !data) return <Spin tip="Discovering databases and tables…"><div style={{ height: 80 }} /></Spin>;
+  if (loading || !data) return <Spin tip={t("Discovering databases and tables…")}><div style={{ height: 80 }} /></Spin>;
   const treeData = data.databases.map((db) => ({
     key: db.name,
     title: `${db.name} (${db.tables.length})`,
@@ -189,7 +189,7 @@ export function CatalogBrowser({ datasource }: { datasource: Datasource }) {
   return (
     <Space orientation="vertical" style={{ width: "100%" }}>
       <Button size="small" onClick={() => setRefresh((n) => n + 1)}>{t("Refresh")}</Button>
-      {treeData.length ? <Tree data-testid="catalog-tree" treeData={treeData} defaultExpandAll={treeData.length === 1} /> : <Empty description="No databases visible to this user." />}
+      {treeData.length ? <Tree data-testid="catalog-tree" treeData={treeData} defaultExpandAll={treeData.length === 1} /> : <Empty description={t("No databases visible to this user.")} />}
     </Space>
   );
 }

@@ -4,7 +4,7 @@ import { Alert, App, Button, Card, Col, Descriptions, Empty, Input, Modal, Popco
 import { useCallback, useState } from "react";
 import { useNavigate, useParams } from "react-router-dom";
 import { api, ApiError, list, query } from "../api";
-import { appendPoint, etaSeconds, formatDuration, type HistoryPoint, percent, type Series, seriesFrom } from "../charts";
+import { appendPoint, etaSeconds, formatDuration, type HistoryPoint, humanBytes, percent, type Series, seriesFrom } from "../charts";
 import { StatusTag } from "../components/CheckResult";
 import { TimeChart } from "../components/Chart";
 import { useLoad } from "../hooks";
@@ -12,13 +12,14 @@ import { useT } from "../i18n";
 import { type LiveMessage, useTaskLive } from "../live";
 import { can } from "../roles";
 import { useRole } from "../session";
-import type { TableProgress, Task } from "../types";
+import type { Datasource, TableProgress, Task } from "../types";
 import { PageError } from "../App";
 
 interface LogLine { at: string | number; level: string; message: string }
 
 interface LiveState {
   status?: string;
+  state?: string;
   phase?: string | null;
   lag: Series;
   rps: Series;
@@ -43,6 +44,7 @@ export function applyLive(state: LiveState, message: LiveMessage, nowMs = Date.n
     return {
       ...state,
       status: message.status as string,
+      state: (message.state as string | undefined) ?? state.state,
       phase: progress?.phase ?? state.phase,
       lag: appendPoint(state.lag, at, message.lag_seconds as number | null | undefined),
       rps: appendPoint(state.rps, at, message.rows_per_second as number | null | undefined),
@@ -88,6 +90,7 @@ export default function TaskDetail() {
   }, [id]);
   const onMessage = useCallback((m: LiveMessage) => setLive((s) => applyLive(s, m)), []);
   const socket = useTaskLive(id, onMessage, task.data !== undefined);
+  const source = useLoad(() => (task.data ? api<Datasource>(`/api/datasources/${task.data.source}/`) : Promise.resolve(undefined)), [task.data?.source]);
   const [adding, setAdding] = useState(false);
   const [newTables, setNewTables] = useState("");
 
@@ -115,7 +118,7 @@ export default function TaskDetail() {
           <Space data-testid="task-actions">
             {!active && <Button type="primary" data-testid="task-start" onClick={() => void act(status === "stopped" || status === "failed" ? "resume" : "start")}>{status === "stopped" || status === "failed" ? t("Resume") : t("Start")}</Button>}
             {active && <Button data-testid="task-stop" onClick={() => void act("stop")}>{t("Stop")}</Button>}
-            {!active && <Popconfirm title="Forget the position and copy everything again?" onConfirm={() => void act("restart")}><Button>{t("Restart")}</Button></Popconfirm>}
+            {!active && <Popconfirm title={t("Forget the position and copy everything again?")} onConfirm={() => void act("restart")}><Button>{t("Restart")}</Button></Popconfirm>}
             <Button onClick={() => setAdding(true)}>{t("Add tables")}</Button>
             {!active && (
               <Popconfirm title={`Delete task ${data.name}? Its history goes too; the target data stays.`} onConfirm={async () => {
@@ -125,13 +128,13 @@ export default function TaskDetail() {
                 } catch (error) {
                   message.error(String(error));
                 }
-              }}><Button danger>{t("Delete")}</Button></Popconfirm>
+              }}><Button danger data-testid="task-delete">{t("Delete")}</Button></Popconfirm>
             )}
           </Space>
         )}
       </Space>
       {data.status_message && <Alert type={status === "failed" ? "error" : "info"} message={data.status_message} />}
-      {socket === "refused" && <Alert type="warning" message="Live updates were refused: sign in again." />}
+      {socket === "refused" && <Alert type="warning" message={t("Live updates were refused: sign in again.")} />}
       <Row gutter={16}>
         <Col span={6}><Card><Statistic title={`${t("Lag")} (s)`} value={live.lagSeconds ?? "–"} precision={live.lagSeconds == null ? undefined : 1} /></Card></Col>
         <Col span={6}><Card><Statistic title={t("rows/s")} value={live.rowsPerSecond == null ? "–" : Math.round(live.rowsPerSecond)} /></Card></Col>
@@ -141,6 +144,7 @@ export default function TaskDetail() {
           { key: "ws", label: "Live", children: <Tag data-testid="socket-state" color={socket === "open" ? "green" : "default"}>{socket}</Tag> },
         ]} /></Card></Col>
       </Row>
+      {source.data?.engine === "postgresql" && <SlotCard taskId={id} state={live.state} />}
       <Card title={t("Snapshot progress")} size="small">
         {tables.length ? tables.map((row) => {
           const pct = percent(row.rows_done, row.rows_estimate, row.finished, row.chunks_done, row.chunks_total);
@@ -173,17 +177,41 @@ export default function TaskDetail() {
           message.error(error instanceof ApiError ? error.message : String(error));
         }
       }}>
-        <Typography.Paragraph>One "db.table" per line; they are copied and streamed from the next start.</Typography.Paragraph>
+        <Typography.Paragraph>{t("One \"db.table\" per line; they are copied and streamed from the next start.")}</Typography.Paragraph>
         <Input.TextArea rows={5} value={newTables} onChange={(e) => setNewTables(e.target.value)} />
       </Modal>
     </Space>
   );
 }
 
+interface SlotMetrics { current: { state?: string; retained_wal_bytes?: number | null; lease_held?: boolean; evaluated_at?: number } | null }
+
+/** A PostgreSQL-source task's replication slot: its name, the WAL it keeps on the source, its state. */
+function SlotCard({ taskId, state }: { taskId: number; state?: string }) {
+  const t = useT();
+  // The retained WAL is part of the monitor's lag record (not of the WebSocket summary): polled.
+  const metrics = useLoad(() => api<SlotMetrics>(`/api/tasks/${taskId}/metrics/`), [taskId], 10000);
+  const current = metrics.data?.current;
+  const retained = current?.retained_wal_bytes;
+  return (
+    <Card title={t("Replication slot")} size="small" data-testid="pg-slot">
+      <Descriptions size="small" column={3} items={[
+        { key: "slot", label: t("Slot"), children: <code data-testid="pg-slot-name">{`dts_task_${taskId}`}</code> },
+        { key: "wal", label: t("Retained WAL"), children: <span data-testid="pg-slot-wal" data-bytes={retained ?? ""} title={retained == null ? undefined : `${retained.toLocaleString()} bytes`}>{retained == null ? t("not measured yet") : humanBytes(retained)}</span> },
+        { key: "state", label: t("State"), children: <Space data-testid="pg-slot-state">
+          <StatusTag status={state ?? current?.state ?? "unknown"} />
+          {current && <Tag>{current.lease_held ? t("in use") : t("idle")}</Tag>}
+        </Space> },
+      ]} />
+    </Card>
+  );
+}
+
 function Logs({ taskId, live }: { taskId: number; live: LogLine[] }) {
+  const t = useT();
   const { data } = useLoad(() => list<LogLine>(`/api/tasks/${taskId}/logs/`), [taskId], 10000);
   const lines = live.length ? live : [...(data ?? [])].reverse();
-  if (!lines.length) return <Empty description="No log lines yet." />;
+  if (!lines.length) return <Empty description={t("No log lines yet.")} />;
   return (
     <pre data-testid="task-logs" style={{ maxHeight: 300, overflow: "auto", background: "#fafafa", padding: 8 }}>
       {lines.map((l) => `${typeof l.at === "number" ? new Date(l.at * 1000).toISOString() : l.at} ${l.level.toUpperCase()} ${l.message}`).join("\n")}
@@ -194,6 +222,7 @@ function Logs({ taskId, live }: { taskId: number; live: LogLine[] }) {
 interface QuarantinedRow { id: number; source_table: string; key: Record<string, unknown>; row: Record<string, unknown>; column: string; error: string; created_at: string }
 
 function Quarantine({ taskId, canOperate }: { taskId: number; canOperate: boolean }) {
+  const t = useT();
   const { message } = App.useApp();
   const [table, setTable] = useState<string | undefined>();
   const rows = useLoad(() => list<QuarantinedRow>(`/api/tasks/${taskId}/quarantine/${query({ table })}`), [taskId, table]);
@@ -204,8 +233,9 @@ function Quarantine({ taskId, canOperate }: { taskId: number; canOperate: boolea
   const [editError, setEditError] = useState<string>();
   const replay = async (body: { ids: number[] } | { all: true }) => {
     try {
-      const result = await api<{ replayed: number; failed: number }>(`/api/tasks/${taskId}/quarantine/replay/`, { method: "POST", body });
-      message.success(`Replayed ${result.replayed}, failed ${result.failed}`);
+      const result = await api<{ replayed: number; failed: { id: number; error: string }[] }>(`/api/tasks/${taskId}/quarantine/replay/`, { method: "POST", body });
+      if (result.failed.length) message.warning(`${t("Replayed")} ${result.replayed}, ${t("failed")} ${result.failed.length}: ${result.failed[0].error}`);
+      else message.success(`${t("Replayed")} ${result.replayed}`);
       await rows.reload();
     } catch (error) {
       message.error(error instanceof ApiError && error.status === 404 ? "Replay is not available on this platform yet." : String(error));
@@ -219,27 +249,27 @@ function Quarantine({ taskId, canOperate }: { taskId: number; canOperate: boolea
           <Select allowClear placeholder="table" style={{ width: 260 }} value={table} onChange={setTable}
             options={Object.entries(counts.data ?? {}).map(([name, n]) => ({ value: name, label: `${name} (${n})` }))} />
         )}
-        {canOperate && !!rows.data?.length && <Button onClick={() => void replay(table ? { ids: rows.data!.map((r) => r.id) } : { all: true })}>{table ? "Replay shown rows" : "Replay all"}</Button>}
+        {canOperate && !!rows.data?.length && <Button onClick={() => void replay(table ? { ids: rows.data!.map((r) => r.id) } : { all: true })}>{table ? t("Replay shown rows") : t("Replay all")}</Button>}
       </Space>
       <Table size="small" rowKey="id" dataSource={rows.data ?? []} loading={rows.loading}
-        locale={{ emptyText: "Nothing quarantined: rows the target refuses land here when the dirty-data policy is 'quarantine'." }}
+        locale={{ emptyText: t("Nothing quarantined: rows the target refuses land here when the dirty-data policy is 'quarantine'.") }}
         columns={[
-          { title: "Table", dataIndex: "source_table" },
-          { title: "Key", render: (_, r) => JSON.stringify(r.key) },
-          { title: "Column", dataIndex: "column" },
-          { title: "Error", dataIndex: "error" },
+          { title: t("Table"), dataIndex: "source_table" },
+          { title: t("Key"), render: (_, r) => JSON.stringify(r.key) },
+          { title: t("Column"), dataIndex: "column" },
+          { title: t("Error"), dataIndex: "error" },
           ...(canOperate ? [{ title: "", render: (_: unknown, r: QuarantinedRow) => (
             <Space>
-              <Button size="small" onClick={() => { setEditing(r); setText(JSON.stringify(r.row, null, 2)); setEditError(undefined); }}>Edit</Button>
-              <Button size="small" onClick={() => void replay({ ids: [r.id] })}>Replay</Button>
-              <Popconfirm title="Discard this row? It will not reach the target." onConfirm={async () => {
+              <Button size="small" onClick={() => { setEditing(r); setText(JSON.stringify(r.row, null, 2)); setEditError(undefined); }}>{t("Edit")}</Button>
+              <Button size="small" onClick={() => void replay({ ids: [r.id] })}>{t("Replay")}</Button>
+              <Popconfirm title={t("Discard this row? It will not reach the target.")} onConfirm={async () => {
                 await api(`/api/tasks/${taskId}/quarantine/${r.id}/`, { method: "DELETE" });
                 await rows.reload();
-              }}><Button size="small" danger>Discard</Button></Popconfirm>
+              }}><Button size="small" danger>{t("Discard")}</Button></Popconfirm>
             </Space>
           ) }] : []),
         ]} />
-      <Modal open={!!editing} title="Edit the quarantined row" onCancel={() => setEditing(null)} onOk={async () => {
+      <Modal open={!!editing} title={t("Edit the quarantined row")} onCancel={() => setEditing(null)} onOk={async () => {
         try {
           await api(`/api/tasks/${taskId}/quarantine/${editing!.id}/`, { method: "PATCH", body: { row: JSON.parse(text) } });
           setEditing(null);
@@ -258,11 +288,12 @@ function Quarantine({ taskId, canOperate }: { taskId: number; canOperate: boolea
 interface DdlItem { id: number; source_table: string; target_table: string; source_ddl: string; target_statement: string; status: string; created_at: string; decided_by: string | null; error: string }
 
 function DdlInbox({ taskId, canOperate }: { taskId: number; canOperate: boolean }) {
+  const t = useT();
   const { message } = App.useApp();
   const items = useLoad(() => api<DdlItem[] | { results: DdlItem[] }>(`/api/tasks/${taskId}/ddl-inbox/`).then((d) => (Array.isArray(d) ? d : d.results)), [taskId], 10000);
   const [edits, setEdits] = useState<Record<number, string>>({});
   if (items.error instanceof ApiError && items.error.status === 404) {
-    return <Alert type="info" message="The DDL inbox is not available on this platform version yet." />;
+    return <Alert type="info" message={t("The DDL inbox is not available on this platform version yet.")} />;
   }
   if (items.error) return <Alert type="error" message={String(items.error)} />;
   const decide = async (item: DdlItem, verb: "approve" | "ignore") => {
@@ -276,30 +307,31 @@ function DdlInbox({ taskId, canOperate }: { taskId: number; canOperate: boolean 
   };
   return (
     <Table size="small" rowKey="id" dataSource={items.data ?? []} loading={items.loading}
-      locale={{ emptyText: "No schema changes waiting: with the DDL policy 'review', source DDL waits here for approval." }}
+      locale={{ emptyText: t("No schema changes waiting: with the DDL policy 'review', source DDL waits here for approval.") }}
       columns={[
-        { title: "Table", render: (_, i) => `${i.source_table} → ${i.target_table}` },
-        { title: "Source DDL", dataIndex: "source_ddl", render: (v: string) => <code>{v}</code> },
-        { title: "Target statement", render: (_, i) => canOperate && i.status === "pending"
+        { title: t("Table"), render: (_, i) => `${i.source_table} → ${i.target_table}` },
+        { title: t("Source DDL"), dataIndex: "source_ddl", render: (v: string) => <code>{v}</code> },
+        { title: t("Target statement"), render: (_, i) => canOperate && i.status === "pending"
           ? <Input.TextArea rows={2} value={edits[i.id] ?? i.target_statement} onChange={(e) => setEdits({ ...edits, [i.id]: e.target.value })} />
           : <code>{i.target_statement}</code> },
-        { title: "Status", render: (_, i) => <Space><StatusTag status={i.status} />{i.error}</Space> },
+        { title: t("Status"), render: (_, i) => <Space><StatusTag status={i.status} />{i.error}</Space> },
         ...(canOperate ? [{ title: "", render: (_: unknown, i: DdlItem) => i.status === "pending" && (
-          <Space><Button size="small" type="primary" onClick={() => void decide(i, "approve")}>Approve</Button>
-            <Button size="small" onClick={() => void decide(i, "ignore")}>Ignore</Button></Space>) }] : []),
+          <Space><Button size="small" type="primary" onClick={() => void decide(i, "approve")}>{t("Approve")}</Button>
+            <Button size="small" onClick={() => void decide(i, "ignore")}>{t("Ignore")}</Button></Space>) }] : []),
       ]} />
   );
 }
 
 function Runs({ taskId }: { taskId: number }) {
+  const t = useT();
   const { data, loading } = useLoad(() => list<{ id: number; status: string; worker: string; started_at: string; finished_at: string | null; error: string }>(`/api/tasks/${taskId}/runs/`), [taskId], 10000);
   return (
-    <Table size="small" rowKey="id" loading={loading} dataSource={data ?? []} locale={{ emptyText: "Never run yet." }} columns={[
-      { title: "Started", dataIndex: "started_at" },
-      { title: "Finished", dataIndex: "finished_at" },
-      { title: "Status", render: (_, r) => <StatusTag status={r.status} /> },
-      { title: "Worker", dataIndex: "worker" },
-      { title: "Error", dataIndex: "error" },
+    <Table size="small" rowKey="id" loading={loading} dataSource={data ?? []} locale={{ emptyText: t("Never run yet.") }} columns={[
+      { title: t("Started"), dataIndex: "started_at" },
+      { title: t("Finished"), dataIndex: "finished_at" },
+      { title: t("Status"), render: (_, r) => <StatusTag status={r.status} /> },
+      { title: t("Worker"), dataIndex: "worker" },
+      { title: t("Error"), dataIndex: "error" },
     ]} />
   );
 }

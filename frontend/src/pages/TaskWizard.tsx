@@ -1,7 +1,7 @@
-// The task wizard: source → target → tables → mapping and preview → mode and options → create and pre-check.
+// The task wizard: source → target → tables → mapping and preview → mode and options → pre-check → create.
 // The whole draft can be exported as JSON or pasted in.
-import { Alert, App, Button, Card, Form, Input, InputNumber, Modal, Result, Select, Space, Spin, Steps, Table, Tree, Typography } from "antd";
-import { useMemo, useState } from "react";
+import { Alert, App, Button, Card, Checkbox, Form, Input, InputNumber, Modal, Result, Select, Space, Spin, Steps, Table, Tree, Typography } from "antd";
+import { useEffect, useMemo, useState } from "react";
 import { useNavigate } from "react-router-dom";
 import { api, ApiError, formErrors, list, query } from "../api";
 import { CheckResult } from "../components/CheckResult";
@@ -9,6 +9,7 @@ import { useLoad } from "../hooks";
 import { useT } from "../i18n";
 import { can } from "../roles";
 import { useRole, useSession } from "../session";
+import { runPrecheck, type UnsavedPrecheck, verdict } from "../precheck";
 import { createBody, exportSpec, importSpec, MODES, selectByRegex, type TaskDraft } from "../spec";
 import type { Catalog, CheckReport, Datasource, Job } from "../types";
 import { finishedJob } from "./Datasources";
@@ -42,17 +43,20 @@ export default function TaskWizard() {
 
   if (!can(role, "operate")) return <NotFound />;
 
+  // API errors go next to their field: back to the first step with one.
+  const showErrors = (error: unknown) => {
+    const mapped = formErrors(error, FORM_FIELDS);
+    setServerErrors(mapped);
+    const stepOf = (name: string) => (name.startsWith("options") || name === "mode" ? 4 : name === "mapping" ? 3 : name === "tables" ? 2 : name === "target" ? 1 : 0);
+    const steps = mapped.fields.map((f) => stepOf(f.name.join(".")));
+    if (steps.length) setStep(Math.min(...steps));
+  };
   const create = async () => {
     setServerErrors({ fields: [], other: [] });
     try {
       setCreated(await api<{ id: number }>("/api/tasks/", { method: "POST", body: createBody(draft, workspace!.id) }));
     } catch (error) {
-      const mapped = formErrors(error, FORM_FIELDS);
-      setServerErrors(mapped);
-      // Go back to the first step with an error so it is seen next to its field.
-      const stepOf = (name: string) => (name.startsWith("options") || name === "mode" ? 4 : name === "tables" || name === "mapping" ? 2 : name === "target" ? 1 : 0);
-      const steps = mapped.fields.map((f) => stepOf(f.name.join(".")));
-      if (steps.length) setStep(Math.min(...steps));
+      showErrors(error);
     }
   };
 
@@ -76,14 +80,11 @@ export default function TaskWizard() {
         </Form.Item>
       </Form>
     ) },
-    { title: t("Tables"), content: draft.source ? <TablePicker source={draft.source} draft={draft} update={update} error={help("tables")} /> : <Alert type="info" message="Choose a source first." /> },
+    { title: t("Tables"), content: draft.source ? <TablePicker source={draft.source} draft={draft} update={update} error={help("tables")} /> : <Alert type="info" message={t("Choose a source first.")} /> },
     { title: t("Mapping"), content: <MappingStep draft={draft} update={update} workspace={workspace!.id} error={help("mapping")} /> },
     { title: t("Mode and options"), content: <OptionsStep draft={draft} update={update} status={status} help={help} /> },
     { title: t("Pre-check"), content: created ? <Prechecks taskId={created.id} onOpen={() => navigate(`/tasks/${created.id}`)} /> : (
-      <Space orientation="vertical">
-        <Typography.Paragraph>Creating the task runs its pre-check on a worker (connections, permissions, binlog/WAL settings, every table's key); the results appear here.</Typography.Paragraph>
-        <Button type="primary" data-testid="task-create" onClick={() => void create()}>{t("Create")}</Button>
-      </Space>
+      <PrecheckStep body={createBody(draft, workspace!.id)} onCreate={() => void create()} onErrors={showErrors} />
     ) },
   ];
 
@@ -108,7 +109,7 @@ export default function TaskWizard() {
       <SpecPaste open={pasting} onClose={() => setPasting(false)} onDraft={(d) => {
         setDraft(d);
         setPasting(false);
-        message.success("Spec loaded: review each step, then create.");
+        message.success(t("Spec loaded: review each step, then create."));
       }} datasources={ds} />
       <Modal open={exporting} title={t("Export JSON")} footer={null} onCancel={() => setExporting(false)} width={640}>
         <Input.TextArea data-testid="spec-export" rows={16} readOnly value={exportSpec(draft, ds)} />
@@ -118,10 +119,11 @@ export default function TaskWizard() {
 }
 
 function SpecPaste({ open, onClose, onDraft, datasources }: { open: boolean; onClose: () => void; onDraft: (d: TaskDraft) => void; datasources: Datasource[] }) {
+  const t = useT();
   const [text, setText] = useState("");
   const [errors, setErrors] = useState<Record<string, string>>({});
   return (
-    <Modal open={open} title="Paste a task spec (JSON)" onCancel={onClose} onOk={() => {
+    <Modal open={open} title={t("Paste a task spec (JSON)")} onCancel={onClose} onOk={() => {
       const result = importSpec(text, datasources);
       setErrors(result.errors);
       if (result.draft) onDraft(result.draft);
@@ -154,7 +156,7 @@ function TablePicker({ source, draft, update, error }: { source: number; draft: 
     update({ tables: names.map((n) => previous.get(n) ?? n) });
   };
   if (catalog.error) return <Alert type="error" showIcon message={String(catalog.error)} />;
-  if (catalog.loading) return <Spin tip="Reading the source's catalog…"><div style={{ height: 60 }} /></Spin>;
+  if (catalog.loading) return <Spin tip={t("Reading the source's catalog…")}><div style={{ height: 60 }} /></Spin>;
   const lower = search.toLowerCase();
   const treeData = (catalog.data?.databases ?? []).map((db) => ({
     key: `db:${db.name}`,
@@ -182,7 +184,7 @@ function TablePicker({ source, draft, update, error }: { source: number; draft: 
       {treeData.length ? (
         <Tree checkable defaultExpandAll treeData={treeData} checkedKeys={selected}
           onCheck={(keys) => setSelected((Array.isArray(keys) ? keys : keys.checked).map(String).filter((k) => !k.startsWith("db:")))} />
-      ) : <Alert type="info" message="No tables found: the source user sees no tables, or the search matches none." />}
+      ) : <Alert type="info" message={t("No tables found: the source user sees no tables, or the search matches none.")} />}
     </Space>
   );
 }
@@ -210,11 +212,11 @@ function MappingStep({ draft, update, workspace, error }: { draft: TaskDraft; up
     }) });
   return (
     <Space orientation="vertical" style={{ width: "100%" }}>
-      <Table size="small" rowKey="source" pagination={false} dataSource={rows} locale={{ emptyText: "Pick tables in the previous step." }} columns={[
+      <Table size="small" rowKey="source" pagination={false} dataSource={rows} locale={{ emptyText: t("Pick tables in the previous step.") }} columns={[
         { title: t("Source"), dataIndex: "source" },
-        { title: t("Target"), render: (_, r) => <Input size="small" placeholder="same name (default)" value={r.target} onChange={(e) => setTarget(r.source, e.target.value)} /> },
+        { title: t("Target"), render: (_, r) => <Input size="small" placeholder={t("same name (default)")} value={r.target} onChange={(e) => setTarget(r.source, e.target.value)} /> },
       ]} />
-      <Typography.Text strong>Mapping and transforms (JSON): naming, routes, per-table columns, filters, transforms</Typography.Text>
+      <Typography.Text strong>{t("Mapping and transforms (JSON): naming, routes, per-table columns, filters, transforms")}</Typography.Text>
       <Input.TextArea data-testid="mapping-json" rows={6} value={mappingText} status={mappingError || error ? "error" : undefined} onChange={(e) => {
         setMappingText(e.target.value);
         try {
@@ -278,6 +280,55 @@ function OptionsStep({ draft, update, status, help }: { draft: TaskDraft; update
       {select("dirty_data_policy", "Dirty-data policy", ["fail", "quarantine"])}
       {status("options") && <Alert type="error" showIcon message={help("options")} />}
     </Form>
+  );
+}
+
+/** The pre-check of the draft before it is created: results first, then Create (confirmed when an item failed). */
+export function PrecheckStep({ body, onCreate, onErrors }: { body: ReturnType<typeof createBody>; onCreate: () => void; onErrors: (error: unknown) => void }) {
+  const t = useT();
+  const [check, setCheck] = useState<UnsavedPrecheck | null>(null);
+  const [problem, setProblem] = useState<string>();
+  const [checkedBody, setCheckedBody] = useState<string>();
+  const [override, setOverride] = useState(false);
+  const key = JSON.stringify(body);
+  const run = async () => {
+    setCheck(null);
+    setProblem(undefined);
+    setOverride(false);
+    setCheckedBody(key);
+    try {
+      setCheck(await runPrecheck(body, 1000, setCheck));
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 400) onErrors(error);
+      else setProblem(error instanceof Error ? error.message : String(error));
+    }
+  };
+  // Checked again whenever the draft changed since the last run (and on first entering this step).
+  useEffect(() => {
+    if (checkedBody !== key) void run();
+  }, [key]);
+  const result = verdict(check);
+  const running = !problem && result === "running";
+  const blocked = problem !== undefined || result === "failed";
+  return (
+    <Space orientation="vertical" style={{ width: "100%" }} data-testid="precheck-step" data-verdict={problem ? "error" : result}>
+      <Typography.Paragraph>{t("The pre-check runs on a worker before anything is created: connections, permissions, binlog/WAL settings and every table's key.")}</Typography.Paragraph>
+      {running && <Spin tip={`${t("Pre-check")}…`}><div style={{ height: 40 }} /></Spin>}
+      {problem && <Alert type="error" showIcon message={problem} />}
+      {check?.error && <Alert type="error" showIcon message={check.error} />}
+      {check?.result && <CheckResult items={check.result.items} />}
+      {result === "failed" && !running && (
+        <Alert type="error" showIcon data-testid="precheck-failed" message={t("Some pre-check items failed: the task will probably not run until they are fixed.")} />
+      )}
+      {result === "warning" && <Alert type="warning" showIcon message={t("Some pre-check items warn: read their hints before starting the task.")} />}
+      <Space wrap>
+        <Button disabled={running} data-testid="precheck-again" onClick={() => void run()}>{t("Run the pre-check again")}</Button>
+        {blocked && !running && (
+          <Checkbox data-testid="precheck-override" checked={override} onChange={(e) => setOverride(e.target.checked)}>{t("Create it anyway")}</Checkbox>
+        )}
+        <Button type="primary" data-testid="task-create" disabled={running || (blocked && !override)} onClick={onCreate}>{t("Create")}</Button>
+      </Space>
+    </Space>
   );
 }
 

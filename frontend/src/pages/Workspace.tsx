@@ -59,14 +59,14 @@ function Members() {
             form.setFields(formErrors(error, ["username", "role"]).fields);
           }
         }}>
-          <Form.Item name="username" rules={[{ required: true }]}><Input placeholder={t("Username")} /></Form.Item>
-          <Form.Item name="role"><Select style={{ width: 120 }} options={ROLES} /></Form.Item>
-          <Button htmlType="submit">{t("Add")}</Button>
+          <Form.Item name="username" rules={[{ required: true }]}><Input data-testid="member-username" placeholder={t("Username")} /></Form.Item>
+          <Form.Item name="role"><Select data-testid="member-role" style={{ width: 120 }} options={ROLES} /></Form.Item>
+          <Button htmlType="submit" data-testid="member-add">{t("Add")}</Button>
         </Form>
       )}
-      <Table size="small" rowKey="id" loading={members.loading} dataSource={members.data ?? []} columns={[
+      <Table data-testid="members" size="small" rowKey="id" loading={members.loading} dataSource={members.data ?? []} columns={[
         { title: t("Username"), dataIndex: "username" },
-        { title: "Email", dataIndex: "email" },
+        { title: t("Email"), dataIndex: "email" },
         { title: t("Role"), render: (_, m) => owner ? <Select size="small" value={m.role} style={{ width: 120 }} options={ROLES} onChange={(r) => void change(m, r)} /> : m.role },
         { title: "", render: (_, m) => owner && (
           <Popconfirm title={`Remove ${m.username} from the workspace?`} onConfirm={async () => {
@@ -90,7 +90,7 @@ function Tokens() {
   const [key, setKey] = useState<string | null>(null);
   return (
     <Space orientation="vertical" style={{ width: "100%" }}>
-      <Typography.Text type="secondary">Tokens act as you, for programs: send "Authorization: Bearer &lt;key&gt;".</Typography.Text>
+      <Typography.Text type="secondary">{t("Tokens act as you, for programs: send \"Authorization: Bearer <key>\".")}</Typography.Text>
       <Form form={form} layout="inline" onFinish={async (values) => {
         try {
           const created = await api<{ key: string }>("/api/tokens/", { method: "POST", body: values });
@@ -101,50 +101,51 @@ function Tokens() {
           form.setFields(formErrors(error, ["name", "expires_at"]).fields);
         }
       }}>
-        <Form.Item name="name" rules={[{ required: true }]}><Input placeholder={t("Name")} /></Form.Item>
-        <Button htmlType="submit">{t("Create")}</Button>
+        <Form.Item name="name" rules={[{ required: true }]}><Input data-testid="token-name" placeholder={t("Name")} /></Form.Item>
+        <Button htmlType="submit" data-testid="token-create">{t("Create")}</Button>
       </Form>
-      <Table size="small" rowKey="id" dataSource={tokens.data ?? []} locale={{ emptyText: "No tokens." }} columns={[
+      <Table data-testid="tokens" size="small" rowKey="id" dataSource={tokens.data ?? []} locale={{ emptyText: t("No tokens yet: create one for a program that calls the API.") }} columns={[
         { title: t("Name"), dataIndex: "name" },
-        { title: "Prefix", dataIndex: "key_prefix" },
-        { title: "Created", dataIndex: "created_at" },
-        { title: "Last used", dataIndex: "last_used_at" },
-        { title: "Revoked", dataIndex: "revoked_at" },
+        { title: t("Prefix"), dataIndex: "key_prefix" },
+        { title: t("Created"), dataIndex: "created_at" },
+        { title: t("Last used"), dataIndex: "last_used_at" },
+        { title: t("Revoked"), dataIndex: "revoked_at" },
         { title: "", render: (_, tk) => !tk.revoked_at && (
-          <Popconfirm title="Revoke this token? Programs using it stop working." onConfirm={async () => {
+          <Popconfirm title={t("Revoke this token? Programs using it stop working.")} onConfirm={async () => {
             await api(`/api/tokens/${tk.id}/`, { method: "DELETE" });
             await tokens.reload();
           }}><Button size="small" danger>Revoke</Button></Popconfirm>
         ) },
       ]} />
-      <Modal open={key !== null} title="Your new token" onCancel={() => setKey(null)} footer={null}>
-        <Alert type="warning" message="Copy it now: it is shown only once." />
-        <Input.TextArea readOnly value={key ?? ""} rows={2} />
+      <Modal open={key !== null} title={t("Your new token")} onCancel={() => setKey(null)} footer={null}>
+        <Alert type="warning" message={t("Copy it now: it is shown only once.")} />
+        <Input.TextArea data-testid="token-key" readOnly value={key ?? ""} rows={2} />
       </Modal>
     </Space>
   );
 }
 
 function Audit() {
+  const t = useT();
   const { workspace } = useSession();
   const [filters, setFilters] = useState<{ action?: string; object_type?: string; actor?: string; since?: string; until?: string }>({});
   const entries = useLoad(() => list<AuditEntry>(`/api/audit-log/${query({ workspace: workspace!.id, ...filters })}`), [workspace!.id, JSON.stringify(filters)]);
   return (
     <Space orientation="vertical" style={{ width: "100%" }}>
       <Space wrap>
-        <Input allowClear placeholder="action (create, start, login…)" onChange={(e) => setFilters({ ...filters, action: e.target.value || undefined })} />
-        <Input allowClear placeholder="object type" onChange={(e) => setFilters({ ...filters, object_type: e.target.value || undefined })} />
-        <Input allowClear placeholder="actor" onChange={(e) => setFilters({ ...filters, actor: e.target.value || undefined })} />
+        <Input allowClear placeholder={t("action (create, start, login…)")} onChange={(e) => setFilters({ ...filters, action: e.target.value || undefined })} />
+        <Input allowClear placeholder={t("object type")} onChange={(e) => setFilters({ ...filters, object_type: e.target.value || undefined })} />
+        <Input allowClear placeholder={t("actor")} onChange={(e) => setFilters({ ...filters, actor: e.target.value || undefined })} />
         <DatePicker.RangePicker showTime onChange={(range) => setFilters({ ...filters, since: range?.[0]?.toISOString(), until: range?.[1]?.toISOString() })} />
       </Space>
       {entries.error ? <PageError error={entries.error} /> : (
         <Table size="small" rowKey="id" loading={entries.loading} dataSource={entries.data ?? []} columns={[
-          { title: "At", dataIndex: "at" },
-          { title: "Actor", dataIndex: "actor_name" },
-          { title: "Action", dataIndex: "action" },
-          { title: "Object", render: (_, e) => `${e.object_type} ${e.object_repr}` },
-          { title: "Changes", render: (_, e) => <code style={{ fontSize: 11 }}>{e.changes ? JSON.stringify(e.changes) : ""}</code> },
-          { title: "From", dataIndex: "remote_addr" },
+          { title: t("At"), dataIndex: "at" },
+          { title: t("Actor"), dataIndex: "actor_name" },
+          { title: t("Action"), dataIndex: "action" },
+          { title: t("Object"), render: (_, e) => `${e.object_type} ${e.object_repr}` },
+          { title: t("Changes"), render: (_, e) => <code style={{ fontSize: 11 }}>{e.changes ? JSON.stringify(e.changes) : ""}</code> },
+          { title: t("From"), dataIndex: "remote_addr" },
         ]} />
       )}
     </Space>

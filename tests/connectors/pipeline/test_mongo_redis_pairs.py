@@ -339,15 +339,14 @@ def test_mongodb_to_postgresql_columns_layout_puts_top_level_fields_in_columns(
 
 def test_postgresql_to_redis_streams_rebuilds_the_table_from_snapshot_and_stream(
         pg_source_db: Any, pg_spec: Callable[..., TaskSpec], postgres: PostgresServer,  # noqa: F811
-        pg_db: str, redis_server: RedisServer) -> None:
+        pg_db: str, redis_server: RedisServer, runs: Callable[..., Any]) -> None:
     target = RedisStreams(redis_server, "public")
     try:
         pg_pairs.fill(pg_source_db, "t", 3000)
         writer = pg_pairs.PgWriter(postgres, pg_db, "t", keys=4000)
         writer.start()
         recorder = Recorder()
-        run = pg_pairs.start(pg_spec(target, ["t"], "full+incremental", chunk_size=500, parallelism=2),
-                             observer=recorder)
+        run = runs(pg_spec(target, ["t"], "full+incremental", chunk_size=500, parallelism=2), observer=recorder)
         try:
             run.wait(lambda: "stream" in recorder.phases, "the stream phase", 120)
             snapshot_writes = [t for t in writer.times if t <= recorder.phase_times["stream"]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -296,7 +297,12 @@ def terminate_walsender(sql: PgSql, slot: str) -> None:
 
 
 def test_a_lost_stream_reconnects_without_losing_or_repeating_changes(pg_src: PgSql, pg_source: Make,
-                                                                      caplog: pytest.LogCaptureFixture) -> None:
+                                                                      caplog: pytest.LogCaptureFixture,
+                                                                      request: pytest.FixtureRequest) -> None:
+    # Listen on the stream's own logger: a Celery worker started by an earlier test may have rewired the root.
+    stream_log = logging.getLogger("connectors.postgresql.replication")
+    stream_log.addHandler(caplog.handler)
+    request.addfinalizer(lambda: stream_log.removeHandler(caplog.handler))
     pg_src("CREATE TABLE public.t (id int PRIMARY KEY, v text)")
     source = pg_source(reconnect_timeout=30)
     table = TableId("public", "t")

@@ -18,6 +18,7 @@ from django.db import connection
 from dts.datasources.models import Datasource
 from dts.localservers import MariaDBServer, PostgresServer
 from dts.state import BASE_DIR
+from dts.sync.models import SyncTask
 from tests.dts.conftest import Personas
 
 
@@ -72,6 +73,10 @@ def worker_processes(transactional_db: None, tmp_path: Any) -> Iterator[Callable
         return worker
 
     yield start
+    if started:
+        # Runners see the stop within a second, so the workers' warm shutdown does not wait for them.
+        SyncTask.objects.update(desired_state="stopped")
+        time.sleep(1.5)
     for worker in started:
         worker.stop()
 
