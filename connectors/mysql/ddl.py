@@ -63,8 +63,9 @@ from connectors.sql_ddl import (
 from connectors.types import CanonicalType, ColumnSchema, Kind, TableId, TableSchema
 
 VARCHAR_MAX_INLINE = 255  # longer non-key strings become TEXT types: the row size limit is 65,535 bytes
-KEY_VARCHAR = 768  # 768 utf8mb4 characters = InnoDB's 3,072-byte index key limit
-KEY_VARBINARY = 3072
+KEY_BYTES = 3072  # InnoDB's index key limit (DYNAMIC rows), shared by every column of one key
+KEY_VARCHAR = KEY_BYTES // 4  # utf8mb4 characters in a key made of one string column
+KEY_VARBINARY = KEY_BYTES
 MAX_IDENTIFIER = 64
 
 _INT_TYPES = {8: "TINYINT", 16: "SMALLINT", 24: "MEDIUMINT", 32: "INT", 64: "BIGINT"}
@@ -114,8 +115,13 @@ def native_type(ct: CanonicalType) -> str | None:
     return text
 
 
-def column_type(column: ColumnSchema, table: TableId, *, native: bool = False, key: bool = False) -> str:
-    """The MySQL type for a canonical column (native: use a MySQL source's own type text)."""
+def column_type(column: ColumnSchema, table: TableId, *, native: bool = False, key: bool = False,
+                key_units: int | None = None) -> str:
+    """The MySQL type for a canonical column (native: use a MySQL source's own type text).
+
+    key_units: for an unbounded string or bytes key column, its share of the key's bytes (characters
+    for strings); longer values are then refused as dirty rows instead of failing the CREATE TABLE.
+    """
     ct = column.type
     kind = ct.kind
     if native and (text := native_type(ct)) is not None:
@@ -141,9 +147,9 @@ def column_type(column: ColumnSchema, table: TableId, *, native: bool = False, k
             raise _unsupported(column, table, "MySQL's BIT holds at most 64 bits")
         return f"BIT({length})"
     if kind is Kind.STRING:
-        return _sized(ct.length, key, "VARCHAR", KEY_VARCHAR, 4, ("TEXT", "MEDIUMTEXT", "LONGTEXT"))
+        return _sized(ct.length, key, "VARCHAR", key_units or KEY_VARCHAR, 4, ("TEXT", "MEDIUMTEXT", "LONGTEXT"))
     if kind is Kind.BYTES:
-        return _sized(ct.length, key, "VARBINARY", KEY_VARBINARY, 1, ("BLOB", "MEDIUMBLOB", "LONGBLOB"))
+        return _sized(ct.length, key, "VARBINARY", key_units or KEY_VARBINARY, 1, ("BLOB", "MEDIUMBLOB", "LONGBLOB"))
     if kind is Kind.ENUM:
         if not ct.values:
             return "VARCHAR(255)"
@@ -192,6 +198,37 @@ def key_columns(schema: TableSchema) -> set[str]:
     return names
 
 
+def _fixed_key_bytes(column: ColumnSchema) -> int | None:
+    """Bytes a key column takes when its size is known; None for a string or bytes column without one."""
+    ct = column.type
+    if ct.kind in (Kind.STRING, Kind.BYTES):
+        per_unit = 4 if ct.kind is Kind.STRING else 1
+        limit = KEY_VARCHAR if ct.kind is Kind.STRING else KEY_VARBINARY
+        return ct.length * per_unit if ct.length is not None and ct.length <= limit else None
+    if ct.kind is Kind.UUID:
+        return 36 * 4
+    if ct.kind in (Kind.ENUM, Kind.SET) and not ct.values:
+        return 255 * 4
+    return 16  # numbers, dates, times, enums: a few bytes each
+
+
+def key_shares(schema: TableSchema) -> dict[str, int]:
+    """For string/bytes key columns without a usable length: the characters (bytes) each may use, so
+    that every key of the table fits InnoDB's 3,072 bytes (a PostgreSQL text key of two columns, say)."""
+    shares: dict[str, int] = {}
+    for key in [schema.primary_key, *schema.unique_keys]:
+        columns = [schema.column(name) for name in key]
+        sizes = {c.name: _fixed_key_bytes(c) for c in columns}
+        open_ended = [c for c in columns if sizes[c.name] is None]
+        if not open_ended:
+            continue
+        budget = max(KEY_BYTES - sum(size for size in sizes.values() if size is not None), len(open_ended) * 4)
+        for column in open_ended:
+            units = budget // len(open_ended) // (4 if column.type.kind is Kind.STRING else 1)
+            shares[column.name] = min(units, shares.get(column.name, units))
+    return shares
+
+
 class TypeMapper:
     """Maps one schema's columns (key columns and the native option decide the type)."""
 
@@ -199,9 +236,11 @@ class TypeMapper:
         self.schema = schema
         self.native = native
         self.keys = key_columns(schema)
+        self.key_units = key_shares(schema)
 
     def type_of(self, column: ColumnSchema) -> str:
-        return column_type(column, self.schema.table, native=self.native, key=column.name in self.keys)
+        return column_type(column, self.schema.table, native=self.native, key=column.name in self.keys,
+                           key_units=self.key_units.get(column.name))
 
     def check(self, target: TableId | None = None) -> None:
         """Refuse, before anything is created, a column MySQL cannot hold or a name longer than it allows."""

@@ -104,6 +104,23 @@ def test_types_mysql_cannot_hold_are_refused(mysql_harness: MySQLHarness) -> Non
         mysql_harness.sink.prepare(wide, mysql_harness.target("wide"))
 
 
+def test_a_key_of_unbounded_strings_shares_the_index_limit(mysql_harness: MySQLHarness) -> None:
+    # A PostgreSQL (text, text, int) primary key: two VARCHAR(768) would pass InnoDB's 3,072-byte limit.
+    schema = TableSchema(TableId("src", "pairs"), (
+        col("tenant", Kind.STRING, nullable=False), col("code", Kind.STRING, nullable=False),
+        col("n", Kind.INT, bits=32, nullable=False), col("note", Kind.STRING)),
+        primary_key=("tenant", "code", "n"))
+    target = mysql_harness.target("pairs")
+    mysql_harness.sink.prepare(schema, target)
+    types = dict(mysql_harness.columns(target))
+    assert (types["tenant"], types["code"], types["note"]) == ("varchar(382)", "varchar(382)", "longtext")
+    fits, too_long = ("t" * 382, "c", 1, "ok"), ("t" * 383, "c", 2, "no")
+    reported: list[QuarantinedRow] = []
+    assert mysql_harness.sink.load_chunk(schema, target, Chunk(schema.table, 0, None, None), [fits, too_long],
+                                         on_dirty=reported.append) == 1
+    assert [(r.key, r.column) for r in reported] == [(("t" * 383, "c", 2), "tenant")]
+
+
 def test_values_mysql_cannot_hold_are_dirty_not_clipped(mysql_harness: MySQLHarness) -> None:
     schema = TableSchema(TableId("src", "edge"), (
         col("id", Kind.INT, bits=32, nullable=False), col("f", Kind.FLOAT, bits=64),
