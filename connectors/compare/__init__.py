@@ -7,6 +7,8 @@
   side (checksums inside the database, ordered range reads, reads by key), one class per engine.
 - ``table_compare``: plan primary-key chunks, checksum both sides per chunk, drill down only into
   chunks that differ, classify each differing key; lag-aware re-checks for live tasks.
+- ``mapped``: a sync task's mapping seen by a compare (rows compared as the task lands them,
+  columns the sync cannot reproduce left out, a merged target's rows scoped to one shard).
 - ``repair``: re-read keys from the source and write them through the sync engine's sink, or
   render the statements as SQL for review; re-verify.
 """

@@ -18,6 +18,9 @@ not a real difference is never reported. False negatives need an MD5 collision o
 texts (about 2^-128 per differing chunk).
 
 Identifiers are quoted by each engine's own quoting; values always travel as query parameters.
+
+``scope``: equality conditions every read of a side adds (a mapped task's target: one shard's rows of
+a merged table, or the rows not flagged deleted), so a side can be a subset of its table.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ class Endpoint(abc.ABC):
     def __init__(self, config: ConnectionConfig, *, zero_date_policy: str = "null") -> None:
         self.config = config
         self.zero_date_policy = zero_date_policy
+        self.scope: tuple[tuple[str, Any], ...] = ()  # (column, value): only rows where column = value
 
     # -- engine specifics ---------------------------------------------------------------------------
 
@@ -139,9 +143,11 @@ class Endpoint(abc.ABC):
             params.extend(values[:i + 1])
         return "(" + " OR ".join(terms) + ")", params
 
+    def _scope(self) -> tuple[list[str], list[Any]]:
+        return [f"{self.quote(column)} = %s" for column, _ in self.scope], [value for _, value in self.scope]
+
     def where(self, key: Sequence[str], chunk: Chunk) -> tuple[str, list[Any]]:
-        conditions: list[str] = []
-        params: list[Any] = []
+        conditions, params = self._scope()
         if chunk.low is not None:
             text, args = self._compare(key, ">=", chunk.low)
             conditions.append(text)
@@ -214,8 +220,10 @@ class Endpoint(abc.ABC):
                 row = "(" + ", ".join(["%s"] * len(key)) + ")"
                 condition = f"({', '.join(self.quote(c) for c in key)}) IN ({', '.join([row] * len(part))})"
                 params = [v for k in part for v in k]
+            scoped, args = self._scope()
+            condition = " AND ".join([condition, *scoped])
             out += self.query(f"SELECT {select} FROM {self.table_sql(table)} WHERE {condition}",  # noqa: S608
-                              params)
+                              [*params, *args])
         return out
 
     def key_at_offset(self, table: TableId, key: Sequence[str], chunk: Chunk, offset: int) -> tuple[Any, ...] | None:
@@ -226,7 +234,7 @@ class Endpoint(abc.ABC):
         return tuple(rows[0]) if rows else None
 
     def min_max(self, table: TableId, column: str, chunk: Chunk | None = None) -> tuple[Any, Any]:
-        where, params = self.where([column], chunk) if chunk is not None else ("", [])
+        where, params = self.where([column], chunk or Chunk(table, 0, None, None))
         quoted = self.quote(column)
         rows = self.query(f"SELECT MIN({quoted}), MAX({quoted}) FROM {self.table_sql(table)}{where}",  # noqa: S608
                           params)

@@ -4,6 +4,11 @@ A key that exists at the source is upserted with the source's current row; a key
 longer has is deleted. The write goes through the target's Sink.write (one transaction, by key),
 never through SQL built here. Afterwards the keys are compared again (re-verify).
 
+A table compared through a sync task's mapping is repaired with the row as the task lands it
+(the plan's transform: renamed, masked, with its shard column); a source row the task's filter
+leaves out is deleted at the target. Under a logical delete the sync flags rows instead of
+deleting them; a repair will not delete them either: it refuses and names the keys.
+
 For DBAs who approve changes first, ``repair_sql`` renders the same upserts and deletes as SQL
 text in the target's dialect: identifiers quoted and values written as literals by the target's
 own functions (MySQL: the sink's literal encoders; PostgreSQL: psycopg.sql.Literal).
@@ -20,6 +25,7 @@ from psycopg import sql
 
 from connectors.base import Batch, TableBatch
 from connectors.config import ConnectionConfig
+from connectors.errors import ConnectorError
 from connectors.mysql.connection import quote_ident
 from connectors.mysql.sink import literal as mysql_literal
 from connectors.postgresql.values import column_converter
@@ -58,30 +64,54 @@ def _sink_values(columns: Sequence[ColumnSchema], row: Sequence[Any]) -> tuple[A
     return tuple(out)
 
 
-def plan_repair(compare: TableCompare, keys: Sequence[Key]) -> tuple[dict[Key, tuple[Any, ...]], set[Key]]:
-    """(upserts by key, keys to delete): the source's rows now for the keys, and the keys it no longer has."""
+@dataclass
+class RepairPlan:
+    schema: TableSchema  # the rows' schema at the target: the source's, or the mapping plan's target schema
+    upserts: dict[Key, tuple[Any, ...]]  # by the schema's key
+    deletes: set[Key]
+
+
+def plan_repair(compare: TableCompare, keys: Sequence[Key]) -> RepairPlan:
+    """The source's rows now for the keys (as the task lands them), and the keys it no longer has."""
     compare.prepare()
     keys = list(dict.fromkeys(tuple(k) for k in keys))
     rows = compare.source.read_keys(compare.mapping.source, compare.source_columns, compare.key, keys)
+    source_key = compare.source_schema.key_indexes()
+    mapped = compare.mapped
+    schema = compare.source_schema if mapped is None else mapped.plan.target_schema
+    key_at = schema.key_indexes()
     upserts: dict[Key, tuple[Any, ...]] = {}
     found: set[Key] = set()
     for row in rows:
         values = _sink_values(compare.source_columns, row)
-        raw_key = tuple(values[i] for i in compare.key_indexes)
-        upserts[raw_key] = values
-        found.add(compare.canonical_key(raw_key))
+        raw_key = tuple(values[i] for i in source_key)
+        landed = values if mapped is None else mapped.plan.row(values)
+        if landed is not None:  # else the task's filter leaves it out: deleted at the target below
+            upserts[tuple(landed[i] for i in key_at)] = landed
+            found.add(compare.canonical_key(raw_key))
     deletes = {key for key in keys if compare.canonical_key(key) not in found}
-    return upserts, deletes
+    if mapped is not None and deletes:
+        if mapped.plan.rules.logical_delete is not None:
+            raise ConnectorError(
+                f"{len(deletes)} key(s) of {compare.mapping.target} are not at the source (or left out by the task's "
+                f"filter), e.g. {sorted(deletes, key=repr)[:3]}, and the task flags deleted rows instead of deleting "
+                "them: a repair will not delete them", hint="leave these differences out of the repair, or let the "
+                "sync task flag them (its stream applies the source's deletes)")
+        # The target's key: the source key, plus the shard column when the route puts it into the key.
+        extra = tuple(value for name, value in mapped.scope if name in schema.key_columns)
+        deletes = {(*key, *extra) for key in deletes}
+    return RepairPlan(schema, upserts, deletes)
 
 
 def repair(compare: TableCompare, keys: Sequence[Key], source: ConnectionConfig, target: ConnectionConfig
            ) -> RepairOutcome:
     """Write the source's rows for keys to the target through its sink, then re-verify those keys."""
-    upserts, deletes = plan_repair(compare, keys)
-    outcome = RepairOutcome(len(set(map(tuple, keys))), len(upserts), len(deletes))
+    planned = plan_repair(compare, keys)
+    outcome = RepairOutcome(len(set(map(tuple, keys))), len(planned.upserts), len(planned.deletes))
     sink = sink_for(dataclasses.replace(target, options={**target.options, "source_engine": source.engine}))
     try:
-        table_batch = TableBatch(compare.source_schema, compare.mapping.target, upserts=upserts, deletes=deletes)
+        table_batch = TableBatch(planned.schema, compare.mapping.target, upserts=planned.upserts,
+                                 deletes=planned.deletes)
         sink.write(Batch({compare.mapping.source: table_batch}))
     finally:
         sink.close()
@@ -91,9 +121,10 @@ def repair(compare: TableCompare, keys: Sequence[Key], source: ConnectionConfig,
 
 def repair_sql(compare: TableCompare, keys: Sequence[Key]) -> RepairOutcome:
     """The statements a repair would run, as SQL text for review; nothing is written."""
-    upserts, deletes = plan_repair(compare, keys)
+    planned = plan_repair(compare, keys)
+    upserts, deletes = planned.upserts, planned.deletes
     outcome = RepairOutcome(len(set(map(tuple, keys))), len(upserts), len(deletes))
-    schema, target = compare.source_schema, compare.mapping.target
+    schema, target = planned.schema, compare.mapping.target
     if isinstance(compare.target, PostgresEndpoint):
         outcome.sql = _postgres_sql(compare.target, schema, target, upserts, deletes)
     else:

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 
 from connectors.base import Chunk
 from connectors.config import ConnectionConfig
-from connectors.spec import TableMapping
+from connectors.spec import TableMapping, TaskSpec
+from connectors.transform.plan import Mapper
 
 from .endpoints import endpoint_for
 from .options import CompareOptions
-from .table_compare import ChunkOutcome, Difference, TableCompare, Transform, recheck
+from .table_compare import ChunkOutcome, Difference, TableCompare, recheck
 
 
 @dataclass
@@ -38,10 +39,16 @@ class TableReport:
 
 
 def open_compare(source: ConnectionConfig, target: ConnectionConfig, mapping: TableMapping,
-                 options: CompareOptions, transform: Transform | None = None) -> TableCompare:
+                 options: CompareOptions, mapper: Mapper | None = None) -> TableCompare:
     policy = options.zero_date_policy
     return TableCompare(endpoint_for(source, zero_date_policy=policy), endpoint_for(target, zero_date_policy=policy),
-                        mapping, options, transform=transform)
+                        mapping, options, mapper=mapper)
+
+
+def task_mapper(spec: TaskSpec) -> Mapper:
+    """The sync task's mapping compiled as the pipeline compiles it (targets: every table of the task,
+    so shards merged into one target are known as such)."""
+    return Mapper(spec.mapping, {m.source: m.target for m in spec.tables})
 
 
 def close_compare(compare: TableCompare) -> None:
@@ -53,17 +60,17 @@ def close_compare(compare: TableCompare) -> None:
 def compare_tables(source: ConnectionConfig, target: ConnectionConfig, mappings: Sequence[TableMapping],
                    options: CompareOptions, *, parallelism: int = 2, seed: int = 0,
                    settle: Callable[[], None] | None = None,
-                   transforms: dict[TableMapping, Transform] | None = None) -> list[TableReport]:
-    """Compare every mapping; with settle (a live task), re-check differences after the task caught up."""
+                   mapper: Mapper | None = None) -> list[TableReport]:
+    """Compare every mapping; with settle (a live task), re-check differences after the task caught up;
+    with mapper (a sync task's mapping, see task_mapper), compare rows as the task lands them."""
     reports = []
     for mapping in mappings:
-        transform = (transforms or {}).get(mapping)
-        planner = open_compare(source, target, mapping, options, transform)
+        planner = open_compare(source, target, mapping, options, mapper)
         try:
             chunks = planner.sample(planner.plan(), seed)
             report = TableReport(mapping, chunks_total=len(chunks))
             report.method = "count" if options.mode == "count" else ("sql" if planner.use_sql else "rows")
-            outcomes = _run_chunks(source, target, mapping, options, transform, chunks, parallelism)
+            outcomes = _run_chunks(source, target, mapping, options, mapper, chunks, parallelism)
             for outcome in outcomes:
                 report.chunks_done += 1
                 report.source_rows += outcome.source_rows
@@ -79,7 +86,7 @@ def compare_tables(source: ConnectionConfig, target: ConnectionConfig, mappings:
 
 
 def _run_chunks(source: ConnectionConfig, target: ConnectionConfig, mapping: TableMapping, options: CompareOptions,
-                transform: Transform | None, chunks: list[Chunk], parallelism: int) -> list[ChunkOutcome]:
+                mapper: Mapper | None, chunks: list[Chunk], parallelism: int) -> list[ChunkOutcome]:
     local = threading.local()
     opened: list[TableCompare] = []
     lock = threading.Lock()
@@ -91,7 +98,7 @@ def _run_chunks(source: ConnectionConfig, target: ConnectionConfig, mapping: Tab
     def one(chunk: Chunk) -> ChunkOutcome:
         compare = getattr(local, "compare", None)
         if compare is None:
-            compare = local.compare = open_compare(source, target, mapping, per_thread, transform)
+            compare = local.compare = open_compare(source, target, mapping, per_thread, mapper)
             with lock:
                 opened.append(compare)
         return compare.compare_chunk(chunk)

@@ -10,7 +10,8 @@
    one GROUP BY scan per side; other keys are bisected at the source's middle key; at
    ``leaf_rows`` rows or fewer, rows are read from both sides and compared by key.
    When some column has no canonical SQL text on both engines (floats, JSON, TIME, BIT) or rows are
-   transformed first, each chunk is read from both sides and compared in the worker instead.
+   mapped first (a sync task's mapping, see ``mapped``), each chunk is read from both sides and
+   compared in the worker instead.
 3. A key found only at the source is ``missing`` (in the target), only at the target ``extra``,
    on both with unequal columns ``different`` (with the columns and both rows).
 """
@@ -31,9 +32,11 @@ from connectors.base import Chunk
 from connectors.errors import ConnectorError
 from connectors.keys import value_to_json
 from connectors.spec import TableMapping
+from connectors.transform.plan import Mapper
 from connectors.types import ColumnSchema, Kind, TableSchema
 
 from .endpoint import DIGEST_BYTES, Endpoint, sql_compatible
+from .mapped import MappedTable, mapped_table, needs_mapping
 from .normalise import row_normaliser, same_value
 from .options import CompareOptions
 from .throttle import Throttle
@@ -42,8 +45,6 @@ MISSING, EXTRA, DIFFERENT = "missing", "extra", "different"
 LEAF_BATCH = 200  # small ranges read in one query per side
 T = TypeVar("T")
 U = TypeVar("U")
-# Optional row transform (the sync task's, when issue #5's transforms land): source row dict -> row dict.
-Transform = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -68,12 +69,12 @@ class TableCompare:
     """One table pair over two endpoints (each used by one thread at a time)."""
 
     def __init__(self, source: Endpoint, target: Endpoint, mapping: TableMapping, options: CompareOptions, *,
-                 transform: Transform | None = None, throttle: Throttle | None = None) -> None:
+                 mapper: Mapper | None = None, throttle: Throttle | None = None) -> None:
         self.source = source
         self.target = target
         self.mapping = mapping
         self.options = options
-        self.transform = transform
+        self.mapper = mapper  # the sync task's mapping: rows are compared as they land at the target
         self.throttle = throttle or Throttle(source, options.rate_limit_rows, options.max_source_threads_running,
                                              pause_seconds=options.load_pause_seconds)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="compare-side")
@@ -92,6 +93,42 @@ class TableCompare:
             raise ConnectorError(f"table {mapping.source} has no primary key and no unique NOT NULL key: its rows "
                                  "cannot be matched by key", hint="add a primary key, or leave the table out of "
                                                                   "the compare's scope")
+        self.key = key
+        self.target_key: tuple[str, ...] = key  # the key's names at the target (renamed by a mapping)
+        self.mapped: MappedTable | None = None
+        self.source_columns: list[ColumnSchema] = []
+        self.target_columns: list[ColumnSchema] = []
+        if self.mapper is not None and needs_mapping(self.mapper, self.mapper.plan(self.source_schema)):
+            self._prepare_mapped(mapped_table(self.mapper, self.source_schema))
+        else:
+            self._prepare_plain()
+        first = self.source_schema.column(key[0])
+        self.int_key = len(key) == 1 and first.type.kind in (Kind.INT, Kind.YEAR) and \
+            self.target_schema.column(self.target_key[0]).type.kind in (Kind.INT, Kind.YEAR)
+        self._prepared = True
+
+    def _prepare_mapped(self, mapped: MappedTable) -> None:
+        """Source rows through the task's plan against the target's columns of the plan (worker path)."""
+        by_name = {c.name: c for c in self.target_schema.columns}
+        names = [c.name for c in mapped.columns]
+        absent = [n for n in [*names, *(column for column, _ in mapped.scope)] if n not in by_name]
+        if absent:
+            raise ConnectorError(f"target table {self.mapping.target} lacks column(s) {', '.join(absent)} that the "
+                                 f"sync task's mapping gives {self.mapping.source}",
+                                 hint="re-run the sync task's schema migration, or map the table to the right target")
+        self.mapped = mapped
+        self.target_key = mapped.key
+        self.names = names
+        self.key_indexes = [names.index(k) for k in mapped.key]
+        self.source_columns = list(self.source_schema.columns)  # all of them: a filter may use a left-out one
+        self.target_columns = [by_name[n] for n in names]
+        self.normalise = row_normaliser(list(mapped.columns), self.options.zero_date_policy)
+        self.target.scope = mapped.scope
+        self.use_sql = self.use_digest = False
+        self.same_order = self.source.engine == self.target.engine
+
+    def _prepare_plain(self) -> None:
+        mapping, key = self.mapping, self.key
         by_name = {c.name: c for c in self.target_schema.columns}
         names = list(self.source_schema.column_names)
         absent = [n for n in names if n not in by_name]
@@ -99,13 +136,12 @@ class TableCompare:
             raise ConnectorError(f"target table {mapping.target} lacks column(s) {', '.join(absent)} of "
                                  f"{mapping.source}", hint="re-run the sync task's schema migration, or map the "
                                                            "table to the right target")
-        self.key: tuple[str, ...] = key
         self.names = names
         self.key_indexes = [names.index(k) for k in key]
-        self.source_columns: list[ColumnSchema] = list(self.source_schema.columns)
-        self.target_columns: list[ColumnSchema] = [by_name[n] for n in names]
+        self.source_columns = list(self.source_schema.columns)
+        self.target_columns = [by_name[n] for n in names]
         self.normalise = row_normaliser(self.source_columns, self.options.zero_date_policy)
-        self.use_sql = self.transform is None and all(
+        self.use_sql = all(
             sql_compatible(s.type, s.type) and sql_compatible(s.type, t.type)
             for s, t in zip(self.source_columns, self.target_columns, strict=True))
         if self.use_sql:
@@ -124,10 +160,6 @@ class TableCompare:
             self.target_text = self.target.row_text(
                 [self.target.fast_expr(mapping.target, t, s.type)
                  for s, t in zip(self.source_columns, self.target_columns, strict=True)], self.target_columns)
-        first = self.source_schema.column(key[0])
-        self.int_key = len(key) == 1 and first.type.kind in (Kind.INT, Kind.YEAR) and \
-            self.target_schema.column(key[0]).type.kind in (Kind.INT, Kind.YEAR)
-        self._prepared = True
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -149,9 +181,9 @@ class TableCompare:
             row_bytes = self.source.estimate_row_bytes(self.mapping.source)
             size = max(1, min(size, DIGEST_BYTES // max(1, row_bytes)))
         if self.int_key:
-            column = self.key[0]
+            column, target_column = self.key[0], self.target_key[0]
             (smin, smax), (tmin, tmax) = self._both(lambda: self.source.min_max(self.mapping.source, column),
-                                                    lambda: self.target.min_max(self.mapping.target, column))
+                                                    lambda: self.target.min_max(self.mapping.target, target_column))
             lows = [int(v) for v in (smin, tmin) if v is not None]
             highs = [int(v) for v in (smax, tmax) if v is not None]
             if not lows:
@@ -195,8 +227,8 @@ class TableCompare:
         self.prepare()
         src, dst = self.mapping.source, self.mapping.target
         if self.options.mode == "count":
-            sn, tn = self._both(lambda: self.source.count(src, self.key, chunk),
-                                lambda: self.target.count(dst, self.key, chunk))
+            sn, tn = self._both(lambda: self._source_count(chunk),
+                                lambda: self.target.count(dst, self.target_key, chunk))
             self.throttle.rows_read(sn)
             return ChunkOutcome(chunk, sn, tn, [], "count")
         if not self.use_sql:
@@ -204,7 +236,7 @@ class TableCompare:
             return ChunkOutcome(chunk, sn, tn, differences, "rows")
         if self.use_digest:
             sd, td = self._both(lambda: self.source.digest(src, self.source_text, self.key, chunk),
-                                lambda: self.target.digest(dst, self.target_text, self.key, chunk))
+                                lambda: self.target.digest(dst, self.target_text, self.target_key, chunk))
             if sd is not None and td is not None:  # else too large for a digest: per-row sums below
                 self.throttle.rows_read(sd[0])
                 if sd == td:
@@ -212,16 +244,23 @@ class TableCompare:
                 return ChunkOutcome(chunk, sd[0], td[0], self._drill(chunk, sd[0], td[0]), "sql")
         (sn, ss), (tn, ts) = self._both(
             lambda: self.source.checksum(src, self.source_exprs, self.key, chunk),
-            lambda: self.target.checksum(dst, self.target_exprs, self.key, chunk))
+            lambda: self.target.checksum(dst, self.target_exprs, self.target_key, chunk))
         self.throttle.rows_read(sn)
         if (sn, ss) == (tn, ts):
             return ChunkOutcome(chunk, sn, tn, [], "sql")
         return ChunkOutcome(chunk, sn, tn, self._drill(chunk, sn, tn), "sql")
 
+    def _source_count(self, chunk: Chunk) -> int:
+        """Rows of the range expected at the target: with the task's filter, read and filtered here."""
+        if self.mapped is None or self.mapped.plan.rules.filter is None:
+            return self.source.count(self.mapping.source, self.key, chunk)
+        rows = self.source.read_range(self.mapping.source, self.source_columns, self.key, chunk)
+        return sum(1 for row in rows if self.mapped.plan.passes(row))
+
     def _checksums(self, chunk: Chunk) -> tuple[tuple[int, int], tuple[int, int]]:
         src, dst = self.mapping.source, self.mapping.target
         return self._both(lambda: self.source.checksum(src, self.source_exprs, self.key, chunk),
-                          lambda: self.target.checksum(dst, self.target_exprs, self.key, chunk))
+                          lambda: self.target.checksum(dst, self.target_exprs, self.target_key, chunk))
 
     def _drill(self, chunk: Chunk, source_rows: int, target_rows: int) -> list[Difference]:
         """Differences inside a range whose checksums differ."""
@@ -232,12 +271,12 @@ class TableCompare:
         return self._drill_bisect(chunk, source_rows, target_rows)
 
     def _drill_buckets(self, chunk: Chunk, source_rows: int, target_rows: int) -> list[Difference]:
-        src, dst, column = self.mapping.source, self.mapping.target, self.key[0]
+        src, dst, column, target_name = self.mapping.source, self.mapping.target, self.key[0], self.target_key[0]
         low = int(chunk.low[0]) if chunk.low is not None else None
         high = int(chunk.high[0]) if chunk.high is not None else None
         if low is None or high is None:
             (smin, smax), (tmin, tmax) = self._both(lambda: self.source.min_max(src, column, chunk),
-                                                    lambda: self.target.min_max(dst, column, chunk))
+                                                    lambda: self.target.min_max(dst, target_name, chunk))
             if low is None:
                 low = min(int(v) for v in (smin, tmin) if v is not None)
             if high is None:
@@ -247,7 +286,7 @@ class TableCompare:
         if step == 1 and high - low <= 1:
             return self._rows_diff(chunk)[0]
         source_column = self.source_schema.column(column)
-        target_column = self.target_schema.column(column)
+        target_column = self.target_schema.column(target_name)
         sb, tb = self._both(
             lambda: self.source.bucket_checksums(src, self.source_exprs, source_column, chunk, low, step),
             lambda: self.target.bucket_checksums(dst, self.target_exprs, target_column, chunk, low, step))
@@ -276,7 +315,7 @@ class TableCompare:
         if source_rows:
             middle = self.source.key_at_offset(src, self.key, chunk, source_rows // 2)
         else:
-            middle = self.target.key_at_offset(dst, self.key, self._target_chunk(chunk), target_rows // 2)
+            middle = self.target.key_at_offset(dst, self.target_key, self._target_chunk(chunk), target_rows // 2)
         if middle is None or middle in (chunk.low, chunk.high):
             return self._rows_diff(chunk)[0]
         halves = [Chunk(chunk.table, chunk.index, chunk.low, middle),
@@ -300,7 +339,7 @@ class TableCompare:
         src, dst = self.mapping.source, self.mapping.target
         source_rows, target_rows = self._both(
             lambda: self.source.read_range(src, self.source_columns, self.key, chunk),
-            lambda: self.target.read_range(dst, self.target_columns, self.key, chunk))
+            lambda: self.target.read_range(dst, self.target_columns, self.target_key, chunk))
         self.throttle.rows_read(len(source_rows))
         return self.classify(source_rows, target_rows), len(source_rows), len(target_rows)
 
@@ -312,7 +351,7 @@ class TableCompare:
             part = chunks[start:start + LEAF_BATCH]
             source_rows, target_rows = self._both(
                 functools.partial(self.source.read_ranges, src, self.source_columns, self.key, part),
-                functools.partial(self.target.read_ranges, dst, self.target_columns, self.key, part))
+                functools.partial(self.target.read_ranges, dst, self.target_columns, self.target_key, part))
             self.throttle.rows_read(len(source_rows))
             differences += self.classify(source_rows, target_rows)
         return differences
@@ -320,9 +359,11 @@ class TableCompare:
     def _canonical(self, rows: Iterable[Sequence[Any]], *, transform: bool) -> dict[tuple[Any, ...], tuple[Any, ...]]:
         out: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         for row in rows:
-            if transform and self.transform is not None:
-                mapped = self.transform(dict(zip(self.names, row, strict=True)))
-                row = tuple(mapped.get(n) for n in self.names)
+            if transform and self.mapped is not None:
+                expected = self.mapped.expected(tuple(row))
+                if expected is None:
+                    continue  # the task's filter leaves it out: not expected at the target
+                row = expected
             values = self.normalise(row)
             out[tuple(values[i] for i in self.key_indexes)] = values
         return out
@@ -357,7 +398,7 @@ class TableCompare:
         keys = list(dict.fromkeys(tuple(k) for k in keys))
         source_rows, target_rows = self._both(
             lambda: self.source.read_keys(self.mapping.source, self.source_columns, self.key, keys),
-            lambda: self.target.read_keys(self.mapping.target, self.target_columns, self.key, keys))
+            lambda: self.target.read_keys(self.mapping.target, self.target_columns, self.target_key, keys))
         return self.classify(source_rows, target_rows, keys=[self.canonical_key(k) for k in keys])
 
     def canonical_key(self, key: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -381,11 +422,13 @@ class TableCompare:
     # -- presentation --------------------------------------------------------------------------------
 
     def key_json(self, key: tuple[Any, ...]) -> dict[str, Any]:
-        return {name: display_value(value) for name, value in zip(self.key, key, strict=True)}
+        self.prepare()
+        return {name: display_value(value) for name, value in zip(self.target_key, key, strict=True)}
 
     def row_json(self, row: tuple[Any, ...] | None) -> dict[str, Any] | None:
         if row is None:
             return None
+        self.prepare()
         return {name: display_value(value) for name, value in zip(self.names, row, strict=True)}
 
 

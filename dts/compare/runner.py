@@ -5,6 +5,10 @@ chunk whose worker died (no live lease) goes back to pending and is queued again
 chunk by chunk. The last chunk to finish triggers the run's end: differences found in different
 ranges are paired up, a live task's differences are re-checked after its checkpoint has passed the
 source head, counts are stored and the monitor is told.
+
+A compare attached to a sync task compares every table through the task's mapping (renames, left-out
+columns, filters, transforms, routes; see connectors.compare.mapped), in planning, chunks, re-checks
+and repairs alike.
 """
 
 from __future__ import annotations
@@ -21,12 +25,13 @@ from django.utils import timezone
 from connectors.base import Chunk
 from connectors.compare.options import CompareOptions
 from connectors.compare.repair import repair, repair_sql
-from connectors.compare.run import close_compare, open_compare
+from connectors.compare.run import close_compare, open_compare, task_mapper
 from connectors.compare.table_compare import Difference, TableCompare, recheck
 from connectors.config import ConnectionConfig
 from connectors.errors import is_transient
 from connectors.keys import key_from_json, key_to_json
 from connectors.spec import TableMapping
+from connectors.transform.plan import Mapper
 from connectors.types import TableId
 from dts.compare.lag import settle_for
 from dts.compare.models import CompareChunk, CompareRun, CompareTask, DiffRecord, RepairRun, RunStatus
@@ -71,6 +76,12 @@ def configs_for(task: CompareTask) -> tuple[ConnectionConfig, ConnectionConfig]:
     return task.source.connection_config(), task.target.connection_config()
 
 
+def mapper_for(task: CompareTask) -> Mapper | None:
+    """The sync task's mapping, when the compare is attached to one: rows are compared as they land."""
+    spec = task.sync_spec()
+    return task_mapper(spec) if spec is not None else None
+
+
 def _mapping(chunk: CompareChunk) -> TableMapping:
     return TableMapping(TableId.parse(chunk.source_table), TableId.parse(chunk.target_table))
 
@@ -97,10 +108,11 @@ def plan_run(run_id: int) -> None:
     try:
         options = options_for(task)
         source, target = configs_for(task)
+        mapper = mapper_for(task)
         chunks: list[CompareChunk] = []
         rows_total = 0
         for mapping in task.mappings():
-            compare = open_compare(source, target, mapping, options)
+            compare = open_compare(source, target, mapping, options, mapper)
             try:
                 planned = compare.plan()
                 picked = compare.sample(planned, run.seed)
@@ -177,7 +189,7 @@ def _compare_chunk(chunk: CompareChunk) -> None:
     task = chunk.run.compare_task
     source, target = configs_for(task)
     options = options_for(task)
-    compare = open_compare(source, target, _mapping(chunk), options)
+    compare = open_compare(source, target, _mapping(chunk), options, mapper_for(task))
     try:
         outcome = compare.compare_chunk(Chunk.from_json(chunk.bounds))
         records = [_record(chunk.run, compare, d, chunk) for d in outcome.differences]
@@ -254,8 +266,9 @@ def _finish(run: CompareRun) -> None:
         source, target = configs_for(task)
         options = options_for(task)
         settle = settle_for(task.sync_task) if task.sync_task is not None else None
+        mapper = mapper_for(task)
         for table, records in _records_by_table(run).items():
-            compare = open_compare(source, target, table, options)
+            compare = open_compare(source, target, table, options, mapper)
             try:
                 differences = [Difference(tuple(key_from_json(r.key_values) or ()), r.kind, tuple(r.columns))
                                for r in records]
@@ -332,9 +345,10 @@ def run_repair(repair_id: int) -> None:
             grouped[TableMapping(TableId.parse(record.source_table), TableId.parse(record.table))].append(record)
         totals: dict[str, Any] = {"requested": len(records), "repaired": 0, "failed": 0}
         texts: list[str] = []
+        mapper = mapper_for(task)
         for mapping, table_records in grouped.items():
             keys = [tuple(key_from_json(r.key_values) or ()) for r in table_records]
-            compare = open_compare(source, target, mapping, options)
+            compare = open_compare(source, target, mapping, options, mapper)
             try:
                 if job.apply:
                     outcome = repair(compare, keys, source, target)
