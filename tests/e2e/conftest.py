@@ -118,15 +118,16 @@ def platform(transactional_db: None, console_static: Path, tmp_path: Path) -> It
     running = Platform(f"http://127.0.0.1:{port}", web, beat, tmp_path)
     try:
         deadline = time.monotonic() + 60
+        last_error: OSError | None = None
         while True:
             try:
                 with urllib.request.urlopen(f"{running.url}/healthz", timeout=2) as answer:  # noqa: S310 (local)
                     if answer.status == 200:
                         break
-            except OSError:
-                pass
+            except OSError as exc:  # not listening yet
+                last_error = exc
             if time.monotonic() > deadline or web.process.poll() is not None:
-                raise AssertionError(f"daphne did not answer\n{web.log_tail()}")
+                raise AssertionError(f"daphne did not answer ({last_error!r})\n{web.log_tail()}")
             time.sleep(0.3)
         yield running
         SyncTask.objects.update(desired_state="stopped")  # runners stop within a second
