@@ -34,7 +34,7 @@ from connectors.errors import ConnectionFailed, ConnectorError
 from connectors.events import DDL, ChangeEvent
 from connectors.mongodb import MongoClientT, address, error_text, open_client
 from connectors.mongodb.connector import MongoDBConnector
-from connectors.mongodb.documents import DTS_OPTIONS, DirtyValue, DocumentMapper, DocumentOptions, range_filter
+from connectors.mongodb.documents import DirtyValue, DocumentMapper, DocumentOptions, range_filter
 from connectors.quarantine import DirtyRowError, OnDirty, quarantined
 from connectors.spec import IF_EXISTS
 from connectors.sql_ddl import parse_statement
@@ -60,9 +60,7 @@ class MongoDBSink(MongoDBConnector, Sink):
         self._subdocument_ids: bool | None = None  # can the server match a sub-document _id exactly?
 
     def client(self, **overrides: Any) -> MongoClientT:
-        client_options = {k: v for k, v in self.config.options.items() if k not in DTS_OPTIONS}
-        config = ConnectionConfig(**{**self.config.to_dict(with_password=True), "options": client_options})
-        return open_client(config, **overrides)
+        return open_client(self.config, **overrides)  # it leaves the platform's own options out
 
     def _mongo(self) -> MongoClientT:
         if self._client is None:

@@ -45,7 +45,6 @@ from connectors.mongodb.catalog import bson_type
 from connectors.mongodb.check import NOT_REPLICA_SET, REPLICA_SET_HINT
 from connectors.mongodb.connector import MongoDBConnector
 from connectors.mongodb.documents import (
-    DTS_OPTIONS,
     EXTRA_KEY,
     ID_FIELD,
     columns_row,
@@ -90,9 +89,7 @@ class MongoDBSource(MongoDBConnector, Source):
                                  hint="set source options.sample_size to a positive number of documents")
 
     def client(self, **overrides: Any) -> MongoClientT:
-        client_options = {k: v for k, v in self.config.options.items() if k not in DTS_OPTIONS}
-        config = ConnectionConfig(**{**self.config.to_dict(with_password=True), "options": client_options})
-        return open_client(config, **overrides)
+        return open_client(self.config, **overrides)  # it leaves the platform's own options out
 
     def _mongo(self) -> MongoClientT:
         if self._client is None:
