@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import decimal
-import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -284,25 +283,23 @@ def test_slot_name_is_required_and_checked(pg_src: PgSql, pg_source: Make) -> No
     assert source.slot == "dts_s42"
 
 
-def terminate_walsender(sql: PgSql, slot: str) -> None:
+def walsender_of(sql: PgSql, slot: str) -> int | None:
+    rows = sql("SELECT active_pid FROM pg_replication_slots WHERE slot_name = %s", [slot])
+    return rows[0][0] if rows else None
+
+
+def terminate_walsender(sql: PgSql, slot: str) -> int:
     """Kill the server process streaming from slot (as a server restart or a network cut would end it)."""
     for _ in range(100):
-        rows = sql("SELECT active_pid FROM pg_replication_slots WHERE slot_name = %s AND active_pid IS NOT NULL",
-                   [slot])
-        if rows:
-            sql("SELECT pg_terminate_backend(%s)", [rows[0][0]])
-            return
+        pid = walsender_of(sql, slot)
+        if pid is not None:
+            sql("SELECT pg_terminate_backend(%s)", [pid])
+            return int(pid)
         time.sleep(0.05)
     raise AssertionError(f"no walsender holds {slot}")
 
 
-def test_a_lost_stream_reconnects_without_losing_or_repeating_changes(pg_src: PgSql, pg_source: Make,
-                                                                      caplog: pytest.LogCaptureFixture,
-                                                                      request: pytest.FixtureRequest) -> None:
-    # Listen on the stream's own logger: a Celery worker started by an earlier test may have rewired the root.
-    stream_log = logging.getLogger("connectors.postgresql.replication")
-    stream_log.addHandler(caplog.handler)
-    request.addfinalizer(lambda: stream_log.removeHandler(caplog.handler))
+def test_a_lost_stream_reconnects_without_losing_or_repeating_changes(pg_src: PgSql, pg_source: Make) -> None:
     pg_src("CREATE TABLE public.t (id int PRIMARY KEY, v text)")
     source = pg_source(reconnect_timeout=30)
     table = TableId("public", "t")
@@ -317,7 +314,7 @@ def test_a_lost_stream_reconnects_without_losing_or_repeating_changes(pg_src: Pg
             seen.append(event.after[0])
             if len(seen) == 100:
                 break
-    terminate_walsender(pg_src, source.slot)
+    killed = terminate_walsender(pg_src, source.slot)
     pg_src("INSERT INTO public.t VALUES (5002, 'later')")
     commits = 0
     for event in stream:
@@ -328,7 +325,8 @@ def test_a_lost_stream_reconnects_without_losing_or_repeating_changes(pg_src: Pg
             if commits == 3:
                 break
     assert seen == list(range(1, 5003))  # every row once, in order
-    assert "reconnecting from" in caplog.text  # the stream really was cut and resumed
+    # The stream really was cut and resumed: another walsender serves the slot now.
+    assert walsender_of(pg_src, source.slot) not in (None, killed)
 
 
 def test_confirmations_wait_for_a_position_taken_to_add_tables(pg_src: PgSql, pg_source: Make) -> None:
