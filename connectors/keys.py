@@ -9,6 +9,9 @@ from typing import Any
 
 
 def value_to_json(value: Any) -> Any:
+    if isinstance(value, str) and "\x00" in value:
+        # PostgreSQL's jsonb (the metadata database) cannot hold NUL; MySQL text can: keep the pieces.
+        return {"text_nul": value.split("\x00")}
     if value is None or isinstance(value, (bool, int, str, float)):
         return value
     if isinstance(value, Decimal):
@@ -38,6 +41,8 @@ def value_from_json(value: Any) -> Any:
         return dt.date.fromisoformat(text)
     if kind == "seconds":
         return dt.timedelta(seconds=text)
+    if kind == "text_nul":
+        return "\x00".join(text)
     return text
 
 

@@ -86,6 +86,9 @@ def _key_text(row: QuarantinedRow) -> str:
 
 def jsonable(value: Any) -> Any:
     """A JSON-safe form of a canonical value, readable by people and exact where JSON allows."""
+    if isinstance(value, str) and "\x00" in value:
+        # The very value a PostgreSQL target refuses; PostgreSQL metadata (jsonb) refuses it too.
+        return {"$text_nul": value.split("\x00")}
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
@@ -135,6 +138,8 @@ def from_jsonable(value: Any, column: ColumnSchema) -> Any:
     try:
         if isinstance(value, dict) and set(value) == {"$base64"}:
             return base64.b64decode(value["$base64"], validate=True)
+        if isinstance(value, dict) and set(value) == {"$text_nul"}:
+            return "\x00".join(str(piece) for piece in value["$text_nul"])
         if kind == Kind.DECIMAL:
             return decimal.Decimal(str(value))
         if kind == Kind.FLOAT:
