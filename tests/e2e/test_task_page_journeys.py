@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.db import connections
 from playwright.sync_api import expect
 
 from dts.accounts.models import AuditLog
@@ -49,6 +50,7 @@ def test_quarantined_rows_are_edited_and_replayed_or_discarded_in_the_console(
     task.refresh_from_db()
     assert task.status == Status.COMPLETED, task.status_message
     assert QuarantinedRow.objects.filter(task=task).count() == 2
+    connections.close_all()  # the runner's threads are done: leave the SQLite file to the platform's writes
 
     def target_rows() -> list[tuple[Any, ...]]:
         with postgres.connect(pg_db) as conn:
@@ -71,8 +73,11 @@ def test_quarantined_rows_are_edited_and_replayed_or_discarded_in_the_console(
     editor = page.locator(".ant-modal:visible textarea")
     assert json.loads(editor.input_value()) == {"id": 2, "body": {"$text_nul": ["a", "b"]}}  # the NUL, shown
     editor.fill(json.dumps({"id": 2, "body": "ab"}))
-    page.locator(".ant-modal:visible").get_by_role("button", name="OK").click()
-    expect(page.locator(".ant-modal:visible")).to_have_count(0)
+    with page.expect_response(lambda r: "/quarantine/" in r.url and r.request.method == "PATCH",
+                              timeout=20_000) as patched:
+        page.locator(".ant-modal:visible").get_by_role("button", name="OK").click()
+    assert patched.value.status == 200, patched.value.text()
+    expect(page.locator(".ant-modal:visible")).to_have_count(0, timeout=10_000)
     assert QuarantinedRow.objects.get(task=task, key=[2]).row == {"id": 2, "body": "ab"}
     row2.get_by_role("button", name="Replay").click()
     expect(rows).to_have_count(1)
