@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from connectors.base import Chunk
+from connectors.chunking import row_compare_sql
 from connectors.config import ConnectionConfig
 from connectors.types import CanonicalType, ColumnSchema, Kind, TableId, TableSchema
 
@@ -131,17 +132,7 @@ class Endpoint(abc.ABC):
 
     def _compare(self, key: Sequence[str], op: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
         """(k1, k2, ...) op (v1, v2, ...) as an OR chain an index range can use (MariaDB ignores row bounds)."""
-        if len(key) == 1:
-            return f"{self.quote(key[0])} {op} %s", [values[0]]
-        strict = "<" if op == "<" else ">"
-        terms: list[str] = []
-        params: list[Any] = []
-        for i, column in enumerate(key):
-            parts = [f"{self.quote(c)} = %s" for c in key[:i]]
-            parts.append(f"{self.quote(column)} {op if i == len(key) - 1 else strict} %s")
-            terms.append("(" + " AND ".join(parts) + ")")
-            params.extend(values[:i + 1])
-        return "(" + " OR ".join(terms) + ")", params
+        return row_compare_sql(key, op, values, self.quote)
 
     def _scope(self) -> tuple[list[str], list[Any]]:
         return [f"{self.quote(column)} = %s" for column, _ in self.scope], [value for _, value in self.scope]

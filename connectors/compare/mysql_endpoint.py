@@ -14,7 +14,7 @@ from connectors.errors import ConnectorError
 from connectors.mysql.connection import address, connect, error_message, quote_ident
 from connectors.mysql.schema_history import read_table_schema
 from connectors.mysql.snapshot import json_text
-from connectors.mysql.types import bit_value, float32_shortest, text_converters
+from connectors.mysql.types import bit_value, float32_rows, text_converters
 from connectors.types import CanonicalType, ColumnSchema, Kind, TableId, TableSchema
 
 from .endpoint import DIGEST_BYTES, ROW_SEPARATOR, Endpoint
@@ -176,17 +176,7 @@ class MySQLEndpoint(Endpoint):
 
     @staticmethod
     def _fix_floats(rows: list[tuple[Any, ...]], columns: Sequence[ColumnSchema]) -> list[tuple[Any, ...]]:
-        floats = [i for i, c in enumerate(columns) if c.type.kind == Kind.FLOAT and c.type.bits == 32]
-        if not floats:
-            return rows
-        fixed = []
-        for row in rows:
-            values = list(row)
-            for i in floats:
-                if values[i] is not None:
-                    values[i] = float32_shortest(values[i])
-            fixed.append(tuple(values))
-        return fixed
+        return float32_rows(rows, [i for i, c in enumerate(columns) if c.type.kind == Kind.FLOAT and c.type.bits == 32])
 
     def estimate_rows(self, table: TableId) -> int:
         rows = self.query("SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "

@@ -21,6 +21,7 @@ from typing import Any
 import pymysql
 
 from connectors.base import Chunk, keyless_chunk
+from connectors.chunking import dense_int_chunks, keyset_chunks, row_compare_sql
 from connectors.config import ConnectionConfig
 from connectors.errors import ConnectionFailed, ConnectorError
 from connectors.mysql.connection import (
@@ -32,7 +33,7 @@ from connectors.mysql.connection import (
     quote_ident,
 )
 from connectors.mysql.errors import ZeroDateError
-from connectors.mysql.types import ZeroDate, bit_value, float32_shortest, native_kind, text_converters
+from connectors.mysql.types import ZeroDate, bit_value, float32_rows, native_kind, text_converters
 from connectors.types import Kind, TableSchema
 
 try:  # mysqlclient: optional C driver, needs libmariadb-dev (or libmysqlclient-dev) and pkg-config to build
@@ -78,17 +79,7 @@ def _choose_driver(options: dict[str, Any]) -> str:
 
 def where_compare(columns: Sequence[str], op: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
     """(c1, c2, ...) op (v1, v2, ...) for op '>=', '>' or '<', as an OR chain an index range can use."""
-    if len(columns) == 1:
-        return f"{quote_ident(columns[0])} {op} %s", [values[0]]
-    strict = "<" if op == "<" else ">"
-    terms: list[str] = []
-    params: list[Any] = []
-    for i, column in enumerate(columns):
-        parts = [f"{quote_ident(c)} = %s" for c in columns[:i]]
-        parts.append(f"{quote_ident(column)} {op if i == len(columns) - 1 else strict} %s")
-        terms.append("(" + " AND ".join(parts) + ")")
-        params.extend(values[:i + 1])
-    return "(" + " OR ".join(terms) + ")", params
+    return row_compare_sql(columns, op, values, quote_ident)
 
 
 def chunk_where(key: Sequence[str], chunk: Chunk) -> tuple[str, list[Any]]:
@@ -237,21 +228,16 @@ class SnapshotReader:
                 return
         order = ", ".join(quote_ident(c) for c in key)
         select = f"SELECT {order} FROM {name}"  # noqa: S608 - names quoted by quote_ident, values are parameters
-        low: tuple[Any, ...] | None = None
-        index = 0
-        while True:
+
+        def next_bound(low: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
             if low is None:
                 rows = self._query(f"{select} ORDER BY {order} LIMIT 1 OFFSET %s", [chunk_size])
             else:
                 where, args = where_compare(key, ">=", low)
                 rows = self._query(f"{select} WHERE {where} ORDER BY {order} LIMIT 1 OFFSET %s", [*args, chunk_size])
-            if not rows:
-                yield Chunk(table, index, low, None)
-                return
-            high = tuple(rows[0])
-            yield Chunk(table, index, low, high)
-            low = high
-            index += 1
+            return tuple(rows[0]) if rows else None
+
+        yield from keyset_chunks(table, next_bound)
 
     def _dense_int_chunks(self, schema: TableSchema, column: str, chunk_size: int) -> list[Chunk] | None:
         """Chunks by min/max arithmetic when the keys are dense enough; None to fall back to keyset paging."""
@@ -259,26 +245,13 @@ class SnapshotReader:
         quoted = quote_ident(column)
         sql = f"SELECT MIN({quoted}), MAX({quoted}) FROM {table_sql(schema)}"  # noqa: S608 - quoted names
         ((low, high),) = self._query(sql)
-        if low is None:
-            return [Chunk(table, 0, None, None)]
-        span = int(high) - int(low) + 1
-        if span <= chunk_size:
-            return [Chunk(table, 0, None, None)]
-        rows = self._query("SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
-                           "AND TABLE_NAME = %s", [table.database, table.name])
-        estimate = int(rows[0][0] or 0) if rows else 0
-        density = estimate / span
-        if density < 0.5:  # sparse keys: arithmetic ranges would be mostly empty or very uneven
-            return None
-        step = max(1, int(chunk_size / min(density, 1.0)))
-        bounds = list(range(int(low) + step, int(high) + 1, step))
-        chunks = []
-        previous: tuple[Any, ...] | None = None
-        for index, bound in enumerate(bounds):
-            chunks.append(Chunk(table, index, previous, (bound,)))
-            previous = (bound,)
-        chunks.append(Chunk(table, len(bounds), previous, None))
-        return chunks
+
+        def estimate() -> int:
+            rows = self._query("SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
+                               "AND TABLE_NAME = %s", [table.database, table.name])
+            return int(rows[0][0] or 0) if rows else 0
+
+        return dense_int_chunks(table, low, high, estimate, chunk_size)
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -312,16 +285,7 @@ class SnapshotReader:
                         if isinstance(row[i], ZeroDate):
                             raise ZeroDateError(schema.table, schema.columns[i].name,
                                                 tuple(row[k] for k in key_indexes) or None, str(row[i]))
-            if not floats:
-                return rows
-            fixed = []
-            for row in rows:
-                values = list(row)
-                for i in floats:
-                    if values[i] is not None:
-                        values[i] = float32_shortest(values[i])
-                fixed.append(tuple(values))
-            return fixed
+            return float32_rows(rows, floats)
         return fix
 
     def read(self, schema: TableSchema, chunk: Chunk) -> Iterator[tuple[Any, ...]]:

@@ -21,7 +21,7 @@ import datetime
 import decimal
 import re
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from connectors.errors import ConnectorError
@@ -254,6 +254,20 @@ _F32 = struct.Struct("<f")
 
 
 FLOAT32_MAX = 3.4028234663852886e38  # the largest finite binary32 value
+
+
+def float32_rows(rows: list[tuple[Any, ...]], indexes: Sequence[int]) -> list[tuple[Any, ...]]:
+    """rows with the FLOAT (binary32) values at indexes as float32_shortest gives them."""
+    if not indexes:
+        return rows
+    fixed = []
+    for row in rows:
+        values = list(row)
+        for i in indexes:
+            if values[i] is not None:
+                values[i] = float32_shortest(values[i])
+        fixed.append(tuple(values))
+    return fixed
 
 
 def float32_shortest(value: float) -> float:

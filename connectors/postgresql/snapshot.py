@@ -20,6 +20,7 @@ import psycopg
 from psycopg import sql
 
 from connectors.base import Chunk, keyless_chunk
+from connectors.chunking import dense_int_chunks, keyset_chunks
 from connectors.config import ConnectionConfig
 from connectors.errors import ConnectionFailed, ConnectorError
 from connectors.postgresql.connection import address, open_connection, redact
@@ -130,21 +131,16 @@ class SnapshotReader:
         select = sql.SQL("SELECT {cols} FROM {table}").format(
             cols=sql.SQL(", ").join(sql.Identifier(c) for c in key), table=table_sql(schema))
         order = sql.SQL(", ").join(sql.Identifier(c) for c in key)
-        low: tuple[Any, ...] | None = None
-        index = 0
-        while True:
+
+        def next_bound(low: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
             if low is None:
                 rows = self._query(sql.SQL("{} ORDER BY {} LIMIT 1 OFFSET %s").format(select, order), [chunk_size])
             else:
                 rows = self._query(sql.SQL("{} WHERE {} >= {} ORDER BY {} LIMIT 1 OFFSET %s").format(
                     select, columns, params_tuple(len(key)), order), [*low, chunk_size])
-            if not rows:
-                yield Chunk(table, index, low, None)
-                return
-            high = tuple(rows[0])
-            yield Chunk(table, index, low, high)
-            low = high
-            index += 1
+            return tuple(rows[0]) if rows else None
+
+        yield from keyset_chunks(table, next_bound)
 
     def _dense_int_chunks(self, schema: TableSchema, column: str, chunk_size: int) -> list[Chunk] | None:
         """Chunks by min/max arithmetic when the keys are dense enough; None to fall back to keyset paging."""
@@ -152,25 +148,13 @@ class SnapshotReader:
         name = sql.Identifier(column)
         ((low, high),) = self._query(sql.SQL("SELECT min({c}), max({c}) FROM {t}").format(
             c=name, t=table_sql(schema)))
-        if low is None:
-            return [Chunk(table, 0, None, None)]
-        span = int(high) - int(low) + 1
-        if span <= chunk_size:
-            return [Chunk(table, 0, None, None)]
-        ((estimate,),) = self._query(sql.SQL("SELECT greatest(reltuples, 0)::int8 FROM pg_class WHERE oid = %s"),
+
+        def estimate() -> int:
+            ((rows,),) = self._query(sql.SQL("SELECT greatest(reltuples, 0)::int8 FROM pg_class WHERE oid = %s"),
                                      [schema.extra["oid"]])
-        density = int(estimate or 0) / span
-        if density < 0.5:  # sparse keys (or never analysed): arithmetic ranges would be uneven
-            return None
-        step = max(1, int(chunk_size / min(density, 1.0)))
-        bounds = list(range(int(low) + step, int(high) + 1, step))
-        chunks = []
-        previous: tuple[Any, ...] | None = None
-        for index, bound in enumerate(bounds):
-            chunks.append(Chunk(table, index, previous, (bound,)))
-            previous = (bound,)
-        chunks.append(Chunk(table, len(bounds), previous, None))
-        return chunks
+            return int(rows or 0)
+
+        return dense_int_chunks(table, low, high, estimate, chunk_size)
 
     # -- reading -----------------------------------------------------------------------------------
 
